@@ -1,0 +1,16 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "OpenCtrl",
+    products: [
+        .executable(name: "openctrl", targets: ["openctrl"]),
+    ],
+    targets: [
+        .systemLibrary(name: "CEvent", providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(name: "CSSL", providers: [.apt(["libssl-dev"])]),
+        .target(name: "OpenCtrlServer", dependencies: ["CEvent", "CSSL"]),
+        .executableTarget(name: "openctrl", dependencies: ["OpenCtrlServer"]),
+        .testTarget(name: "OpenCtrlServerTests", dependencies: ["OpenCtrlServer"]),
+    ]
+)
