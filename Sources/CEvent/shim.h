@@ -16,13 +16,13 @@
 #include <event2/event.h>
 #include <event2/thread.h>
 #include <event2/http.h>
-#include <event2/http_struct.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
 #include <event2/keyvalq_struct.h>
 #include <event2/dns.h>
 #include <event2/util.h>
+#include <event2/listener.h>
 
 /* GNU-only declarations hidden by the missing _GNU_SOURCE. */
 extern int pipe2(int pipefd[2], int flags);

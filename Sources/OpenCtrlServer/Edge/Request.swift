@@ -1,0 +1,76 @@
+import CEvent
+
+public enum HTTPMethod: Sendable, Equatable {
+    case get, post, head, put, delete, options, patch, other
+
+    init(_ command: evhttp_cmd_type) {
+        switch command {
+        case EVHTTP_REQ_GET: self = .get
+        case EVHTTP_REQ_POST: self = .post
+        case EVHTTP_REQ_HEAD: self = .head
+        case EVHTTP_REQ_PUT: self = .put
+        case EVHTTP_REQ_DELETE: self = .delete
+        case EVHTTP_REQ_OPTIONS: self = .options
+        case EVHTTP_REQ_PATCH: self = .patch
+        default: self = .other
+        }
+    }
+}
+
+/// One request handed to us by evhttp.
+///
+/// evhttp keeps the `evhttp_request` alive until we reply (if the client goes away first it
+/// detaches the request from the connection and frees it inside our reply call), so the
+/// pointer is valid exactly until `respond` and never touched after it.
+@LoopActor
+public final class Request {
+    private var raw: OpaquePointer?
+    public let method: HTTPMethod
+    /// The request-target's path, still percent-encoded.
+    public let escapedPath: String
+    /// The raw query string, or nil when the target has no `?`.
+    public let query: String?
+
+    init(_ raw: OpaquePointer) {
+        self.raw = raw
+        method = HTTPMethod(evhttp_request_get_command(raw))
+        if let uri = evhttp_request_get_evhttp_uri(raw) {
+            let path = evhttp_uri_get_path(uri).map { String(cString: $0) } ?? ""
+            escapedPath = path.isEmpty ? "/" : path
+            query = evhttp_uri_get_query(uri).map { String(cString: $0) }
+        } else {
+            escapedPath = "/"
+            query = nil
+        }
+    }
+
+    public var isPending: Bool { raw != nil }
+
+    /// First value of a request header (names compare case-insensitively).
+    public func header(_ name: String) -> String? {
+        guard let raw, let headers = evhttp_request_get_input_headers(raw),
+              let value = evhttp_find_header(headers, name) else { return nil }
+        return String(cString: value)
+    }
+
+    public var body: [UInt8] {
+        guard let raw, let input = evhttp_request_get_input_buffer(raw) else { return [] }
+        let count = evbuffer_get_length(input)
+        guard count > 0 else { return [] }
+        return [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            initialized = Int(evbuffer_copyout(input, buffer.baseAddress, count))
+        }
+    }
+
+    public func respond(_ response: Response) {
+        guard let raw else { return }
+        self.raw = nil
+        if let headers = evhttp_request_get_output_headers(raw) {
+            for header in response.headers { evhttp_add_header(headers, header.name, header.value) }
+        }
+        if !response.body.isEmpty, let output = evhttp_request_get_output_buffer(raw) {
+            response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
+        }
+        evhttp_send_reply(raw, response.status, nil, nil)
+    }
+}

@@ -1,0 +1,73 @@
+/// The protection layer and the route table (CONTRACT §4.3, §5, §6): canonicalise, match,
+/// CORS, OPTIONS, authenticate, then exactly one handler produces exactly one response.
+extension Master {
+    func dispatch(_ request: Request) {
+        if shuttingDown {
+            request.respond(APIError.unavailable.response)
+            return
+        }
+        let route: Route
+        switch RoutePath.resolve(escapedPath: request.escapedPath, query: request.query, apiBase: config.apiBase) {
+        case .redirect(let location):
+            request.respond(HTTPConventions.redirect(to: location, forGetOrHead: request.method == .get || request.method == .head))
+            return
+        case .notFound:
+            request.respond(HTTPConventions.notFound)
+            return
+        case .badRequest:
+            request.respond(HTTPConventions.badRequestPlain)
+            return
+        case .matched(let matched):
+            route = matched
+        }
+        if request.method == .options {
+            request.respond(HTTPConventions.empty(status: 200))
+            return
+        }
+        guard let presented = request.header("X-API-Key"), !presented.isEmpty else {
+            request.respond(APIError.unauthorized("Unauthorized: API key required").response)
+            return
+        }
+        guard Identifiers.constantTimeEquals(presented, registry.apiKey) else {
+            request.respond(APIError.unauthorized("Unauthorized: Invalid API key").response)
+            return
+        }
+        inFlight += 1
+        Task { @LoopActor in
+            let response: Response
+            do throws(APIError) {
+                response = try await self.handle(route, request)
+            } catch {
+                response = error.response
+            }
+            self.inFlight -= 1
+            request.respond(response)
+        }
+    }
+
+    private func handle(_ route: Route, _ request: Request) async throws(APIError) -> Response {
+        switch route {
+        case .info:
+            switch request.method {
+            case .get: return infoResponse()
+            case .post: return try await postInfo(request)
+            default: throw .methodNotAllowed(allow: route.allowedMethods)
+            }
+        case .instances:
+            switch request.method {
+            case .get: return listInstances()
+            case .post: throw Self.notYetServed
+            default: throw .methodNotAllowed(allow: route.allowedMethods)
+            }
+        case .instance(let id):
+            return try instanceDetail(id: id, method: request.method, allow: route.allowedMethods)
+        case .events, .tcping:
+            guard request.method == .get else { throw .methodNotAllowed(allow: route.allowedMethods) }
+            throw Self.notYetServed
+        }
+    }
+
+    /// Routes whose behaviour arrives with later work (instances, events, tcping) answer this
+    /// rather than pretending to succeed.
+    static let notYetServed = APIError.internalError("not implemented in this build")
+}

@@ -1,0 +1,181 @@
+import Glibc
+
+/// Ties the loop, the HTTP server, the registry and the state store together, and owns the
+/// startup and shutdown sequences (CONTRACT §4.2, §17, §18, §21.5).
+@LoopActor
+public final class Master {
+    let config: MasterURL
+    let loop: Loop
+    let registry: Registry
+    let store: StateStore
+    let server: HTTPServer
+    let startedAt: ContinuousClock.Instant
+    let cpuCount: Int
+    let hostMetrics = HostMetricsCache()
+    let cpuSampler: CPUSampler
+    var shuttingDown = false
+    /// Requests handed to a handler and not answered yet; shutdown lets them finish.
+    var inFlight = 0
+    private var hurry = false
+    private var signals: [SignalEvent] = []
+
+    init(config: MasterURL, loop: Loop, registry: Registry, store: StateStore, server: HTTPServer, startedAt: ContinuousClock.Instant) {
+        self.config = config
+        self.loop = loop
+        self.registry = registry
+        self.store = store
+        self.server = server
+        self.startedAt = startedAt
+        cpuCount = affinityCPUCount()
+        cpuSampler = CPUSampler(loop: loop)
+        store.snapshot = { [unowned registry] in registry.sorted }
+        server.onRequest = { [unowned self] in self.dispatch($0) }
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signals.append(SignalEvent(loop: loop, signal: number) { [unowned self] in self.beginShutdown() })
+        }
+    }
+
+    /// Runs the master on the calling thread, which becomes the loop thread. Returns the
+    /// process exit code: 0 after a signal-driven shutdown, 1 after a startup error.
+    public static func run(_ config: MasterURL, startedAt: ContinuousClock.Instant) -> Int32 {
+        signal(SIGPIPE, SIG_IGN)
+        let loop: Loop
+        do { loop = try Loop() } catch {
+            StartupFailure.report("Master.new: \(error)")
+            return 1
+        }
+        return LoopActor.assumeIsolated {
+            guard let master = start(config, loop: loop, startedAt: startedAt) else { return 1 }
+            loop.run()
+            withExtendedLifetime(master) {}
+            return 0
+        }
+    }
+
+    private static func start(_ config: MasterURL, loop: Loop, startedAt: ContinuousClock.Instant) -> Master? {
+        warnIfRuntimeMissing(config.bin)
+        let files = StateFiles(directory: stateDirectory())
+        let fs = PosixFileSystem()
+        let loaded: [InstanceRecord]
+        let knownGood: Bool
+        var rewritePrimary = false
+        switch StateFileLoader.load(files, using: fs, nowUnixSeconds: time(nil)) {
+        case .fresh:
+            loaded = []
+            knownGood = false
+        case .loaded(let records, let path):
+            loaded = records
+            knownGood = true
+            Log.info("Master.loadState: loaded \(records.count) instances from \(path)")
+        case .restored(let records, let path, let reason, _):
+            loaded = records
+            knownGood = false
+            rewritePrimary = true
+            Log.info("Master.loadState: primary state invalid (\(reason)), restored from backup: \(path)")
+            Log.info("Master.loadState: loaded \(records.count) instances from \(path)")
+        case let refusal:
+            StartupFailure.report(refusal.message ?? "Master.loadState: state files unreadable")
+            return nil
+        }
+        let registry = Registry(records: loaded.map(Self.normalizedAfterBoot))
+        let store = StateStore(files: files, fs: fs, loop: loop, primaryKnownGood: knownGood)
+        store.snapshot = { [unowned registry] in registry.sorted }
+        if rewritePrimary {
+            store.markChanged()
+            _ = store.saveBeforeLoop()
+        }
+        let server: HTTPServer
+        let bound: String
+        do {
+            let socket = try ListenSocket.open(host: config.host, port: config.port)
+            server = try HTTPServer(loop: loop, limits: HTTPLimits())
+            try server.serve(socket, loop: loop)
+            bound = socket.boundAddress
+        } catch let error as ListenError {
+            switch error {
+            case .resolve(let reason): StartupFailure.report("Main.start: create core failed: Master.new: resolve host failed: \(reason)")
+            case .listen(let reason): StartupFailure.report("Master.run: listen failed: \(reason)")
+            }
+            return nil
+        } catch {
+            StartupFailure.report("Master.run: listen failed: \(error)")
+            return nil
+        }
+        let master = Master(config: config, loop: loop, registry: registry, store: store, server: server, startedAt: startedAt)
+        Log.info("Master.run: started: \(config.tls == .off ? "http" : "https")://\(bound)\(config.apiBase)")
+        master.ensureKeyRecord()
+        return master
+    }
+
+    /// Creates the API key and master ID, or repairs a malformed one (CONTRACT §4.2).
+    private func ensureKeyRecord() {
+        var record = registry.keyRecord
+        let newKey = !Identifiers.isValidAPIKey(record.url)
+        if newKey { record.url = Identifiers.apiKey() }
+        let newID = !Identifiers.isValidMasterID(record.config)
+        if newID { record.config = Identifiers.masterID() }
+        registry.keyRecord = record
+        if newKey || newID {
+            store.markChanged()
+            if case .failed(let error) = store.saveBeforeLoop() {
+                Log.info("Master.run: save state failed: \(error)")
+            }
+        }
+        Log.info("Master.run: API key \(newKey ? "created" : "loaded"): \(record.url)")
+    }
+
+    /// Loaded instances are stopped and carry no live metrics until a child reports again.
+    private static func normalizedAfterBoot(_ record: InstanceRecord) -> InstanceRecord {
+        guard record.id != InstanceRecord.keyRecordID else { return record }
+        var r = record
+        r.status = "stopped"
+        r.ping = 0
+        r.pool = 0
+        r.tcps = 0
+        r.udps = 0
+        return r
+    }
+
+    // MARK: shutdown
+
+    func beginShutdown() {
+        if shuttingDown {
+            hurry = true
+            return
+        }
+        shuttingDown = true
+        server.stopAccepting()
+        cpuSampler.stop()
+        Task { await self.shutdown() }
+    }
+
+    private func shutdown() async {
+        let deadline = ContinuousClock.now + .seconds(2)
+        while inFlight > 0, !hurry, ContinuousClock.now < deadline {
+            await loop.sleep(seconds: 0.01)
+        }
+        switch await store.saveNow() {
+        case .saved: Log.info("Master.shutdown: state saved: \(store.files.primary)")
+        case .failed(let error): Log.info("Master.shutdown: save state failed: \(error)")
+        }
+        Log.info("Master.run: shutdown complete")
+        loop.stop()
+    }
+
+    // MARK: environment
+
+    /// `<directory of the resolved executable>/gob`, or `gob` when it cannot be resolved.
+    static func stateDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard n > 0 else { return "gob" }
+        let path = String(decoding: buffer[..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return "gob" }
+        return String(path[..<slash]) + "/gob"
+    }
+
+    private static func warnIfRuntimeMissing(_ bin: String) {
+        guard !bin.isEmpty, RuntimeBinary.resolve(bin) == nil else { return }
+        Log.info("Master.new: runtime binary not executable: \(bin)")
+    }
+}

@@ -1,0 +1,27 @@
+import Glibc
+
+/// The startup error envelope of CONTRACT §1, written to stderr before exit status 1.
+public enum StartupFailure {
+    public static func report(_ message: String) {
+        Log.writeAll(2, "\(BuildInfo.banner) pid=\(getpid()) error=\(message)\n")
+    }
+}
+
+/// Where `bin` points, with `PATH` lookup for a bare name (CONTRACT §12.1).
+enum RuntimeBinary {
+    static func resolve(_ bin: String) -> String? {
+        if bin.contains("/") { return isExecutableFile(bin) ? bin : nil }
+        guard let path = getenv("PATH").map({ String(cString: $0) }) else { return nil }
+        for directory in path.split(separator: ":") where directory.hasPrefix("/") {
+            let candidate = "\(directory)/\(bin)"
+            if isExecutableFile(candidate) { return candidate }
+        }
+        return nil
+    }
+
+    static func isExecutableFile(_ path: String) -> Bool {
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }
+        return access(path, X_OK) == 0
+    }
+}

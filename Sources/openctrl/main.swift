@@ -1,0 +1,4 @@
+import Glibc
+import OpenCtrlServer
+
+exit(OpenCtrlMain.run(CommandLine.arguments))
