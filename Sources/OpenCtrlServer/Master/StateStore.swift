@@ -143,7 +143,7 @@ public final class StateStore {
     }
 
     /// 5 s, 10 s, 20 s, 40 s, then 60 s between retries of a failing write.
-    static func retryDelay(failures: Int) -> Double {
+    nonisolated static func retryDelay(failures: Int) -> Double {
         min(60, 5 * Double(1 << min(max(failures - 1, 0), 4)))
     }
 }
