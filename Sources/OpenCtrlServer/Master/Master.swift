@@ -37,7 +37,7 @@ public final class Master {
 
     /// Runs the master on the calling thread, which becomes the loop thread. Returns the
     /// process exit code: 0 after a signal-driven shutdown, 1 after a startup error.
-    public static func run(_ config: MasterURL, startedAt: ContinuousClock.Instant) -> Int32 {
+    public nonisolated static func run(_ config: MasterURL, startedAt: ContinuousClock.Instant) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
         let loop: Loop
         do { loop = try Loop() } catch {
@@ -67,11 +67,14 @@ public final class Master {
             loaded = records
             knownGood = true
             Log.info("Master.loadState: loaded \(records.count) instances from \(path)")
-        case .restored(let records, let path, let reason, _):
+        case .restored(let records, let path, let reason, let copy):
             loaded = records
             knownGood = false
             rewritePrimary = true
             Log.info("Master.loadState: primary state invalid (\(reason)), restored from backup: \(path)")
+            if case .failed(let error) = copy {
+                Log.info("Master.loadState: keeping the invalid primary failed: \(error)")
+            }
             Log.info("Master.loadState: loaded \(records.count) instances from \(path)")
         case let refusal:
             StartupFailure.report(refusal.message ?? "Master.loadState: state files unreadable")
