@@ -32,11 +32,11 @@ static inline int cevent_pipe2(int fds[2], int flags) { return pipe2(fds, flags)
 
 /* Number of CPUs this process may run on (the affinity mask), or -1. */
 static inline int cevent_affinity_cpu_count(void) {
-    unsigned long mask[16];
-    int n = sched_getaffinity(0, sizeof(mask), mask);
-    if (n <= 0) return -1;
+    unsigned long mask[16] = {0};
+    /* The glibc wrapper returns 0 on success (the raw syscall would return a size). */
+    if (sched_getaffinity(0, sizeof(mask), mask) != 0) return -1;
     int count = 0;
-    for (int i = 0; i < n / (int)sizeof(unsigned long); i++) count += __builtin_popcountl(mask[i]);
+    for (int i = 0; i < 16; i++) count += __builtin_popcountl(mask[i]);
     return count;
 }
 

@@ -29,7 +29,7 @@ def version_line(exe) -> str:
 def fail_with(master, args: list[str]) -> dict:
     """Run the master with `args`, require exit 1 with only the envelope on stderr."""
     run = master.spawn(args)
-    code = master.wait_exit()
+    code = master.wait_for_failure(run, repr(args))
     assert code == 1, master.stderr_text()
     assert master.stdout_lines() == []
     env = master.envelope()
@@ -77,31 +77,31 @@ def test_near_misses_are_parsed_as_urls(master, arg):
     assert env["message"] == UNKNOWN_CORE + arg
 
 
-@pytest.mark.parametrize(
-    "url, message",
-    [
-        ("http://127.0.0.1:1", UNKNOWN_CORE + "http://127.0.0.1:1"),
-        ("managed://edge-a", UNKNOWN_CORE + "managed://edge-a"),
-        ("portal://user@host:1/x?y=1", UNKNOWN_CORE + "portal://user@host:1/x?y=1"),
-        ("master://127.0.0.1", RESOLVE + "address 127.0.0.1: missing port in address"),
-        ("master://127.0.0.1:1?tls=3", TLS_MODE),
-        ("master://127.0.0.1:1?tls=01", TLS_MODE),
-        ("master://127.0.0.1:1?tls=true", TLS_MODE),
-        ("master://127.0.0.1:1?tls=%201", TLS_MODE),
-        ("master://127.0.0.1:0/{x}", PREFIX + "/{x}"),
-        ("master://127.0.0.1:0/a/../b", PREFIX + "/a/../b"),
-        ("master://127.0.0.1:0/a/./b", PREFIX + "/a/./b"),
-        ("master://127.0.0.1:0/a//b", PREFIX + "/a//b"),
-        ("master://[::1", PARSE + 'parse "master://[::1": missing \']\' in host'),
-        (":8080", PARSE + 'parse ":8080": missing protocol scheme'),
-        ("master://127.0.0.1:-1", PARSE + 'parse "master://127.0.0.1:-1": invalid port ":-1" after host'),
-        (
-            "master://127.0.0.1:1?tls=2",
-            "Main.start: create core failed: Master.new: Master.newServerTLSConfig: "
-            "load certificate failed: open : no such file or directory",
-        ),
-    ],
-)
+BAD_URLS = [
+    ("http://127.0.0.1:1", UNKNOWN_CORE + "http://127.0.0.1:1"),
+    ("managed://edge-a", UNKNOWN_CORE + "managed://edge-a"),
+    ("portal://user@host:1/x?y=1", UNKNOWN_CORE + "portal://user@host:1/x?y=1"),
+    ("master://127.0.0.1", RESOLVE + "address 127.0.0.1: missing port in address"),
+    ("master://127.0.0.1:1?tls=3", TLS_MODE),
+    ("master://127.0.0.1:1?tls=01", TLS_MODE),
+    ("master://127.0.0.1:1?tls=true", TLS_MODE),
+    ("master://127.0.0.1:1?tls=%201", TLS_MODE),
+    ("master://127.0.0.1:0/{x}", PREFIX + "/{x}"),
+    ("master://127.0.0.1:0/a/../b", PREFIX + "/a/../b"),
+    ("master://127.0.0.1:0/a/./b", PREFIX + "/a/./b"),
+    ("master://127.0.0.1:0/a//b", PREFIX + "/a//b"),
+    ("master://[::1", PARSE + 'parse "master://[::1": missing \']\' in host'),
+    (":8080", PARSE + 'parse ":8080": missing protocol scheme'),
+    ("master://127.0.0.1:-1", PARSE + 'parse "master://127.0.0.1:-1": invalid port ":-1" after host'),
+    (
+        "master://127.0.0.1:1?tls=2",
+        "Main.start: create core failed: Master.new: Master.newServerTLSConfig: "
+        "load certificate failed: open : no such file or directory",
+    ),
+]
+
+
+@pytest.mark.parametrize("url, message", BAD_URLS, ids=[u for u, _ in BAD_URLS])
 def test_bad_url_exact_message(master, url, message):
     env = fail_with(master, [url])
     assert env["message"] == message
@@ -181,7 +181,7 @@ def test_port_in_use_is_a_startup_error(master):
         busy.listen(1)
         port = busy.getsockname()[1]
         run = master.spawn([f"master://127.0.0.1:{port}"])
-        code = master.wait_exit()
+        code = master.wait_for_failure(run, "a busy port")
     assert code == 1, master.stderr_text()
     env = master.envelope()
     assert env["pid"] == run.proc.pid

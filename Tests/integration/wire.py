@@ -48,11 +48,13 @@ class RawConn:
     `Expect: 100-continue`, partial bodies."""
 
     def __init__(self, port: int, timeout: float = HTTP_TIMEOUT):
+        self.timeout = timeout
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
         self.eof = False
 
     def send(self, data: bytes) -> None:
+        self.sock.settimeout(self.timeout)
         self.sock.sendall(data)
 
     def _fill(self, deadline: float) -> bool:

@@ -25,7 +25,7 @@ public struct ListenSocket: Sendable {
             return try bind(address: makeIPv4(in_addr(s_addr: 0), port), display: nil, port: port, v6Only: false)
         }
         let address = try resolve(host: host, port: port)
-        return try bind(address: address, display: host, port: port, v6Only: true)
+        return try bind(address: address, display: address.ipText, port: port, v6Only: true)
     }
 
     private static func resolve(host: String, port: UInt16) throws(ListenError) -> SocketAddress {
@@ -110,6 +110,16 @@ public struct ListenSocket: Sendable {
 enum SocketAddress {
     case v4(sockaddr_in)
     case v6(sockaddr_in6)
+
+    /// The numeric address, as the `started` line prints it.
+    var ipText: String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        switch self {
+        case .v4(var sin): inet_ntop(AF_INET, &sin.sin_addr, &buffer, socklen_t(buffer.count))
+        case .v6(var sin6): inet_ntop(AF_INET6, &sin6.sin6_addr, &buffer, socklen_t(buffer.count))
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
 
     var family: Int32 {
         switch self {

@@ -34,7 +34,18 @@ public final class Request {
     init(_ raw: OpaquePointer) {
         self.raw = raw
         method = HTTPMethod(evhttp_request_get_command(raw))
-        if let uri = evhttp_request_get_evhttp_uri(raw) {
+        let target = evhttp_request_get_uri(raw).map { String(cString: $0) } ?? "/"
+        if target.hasPrefix("/") {
+            // Origin form, split by hand: evhttp's URI parser reads a leading `//` as an
+            // authority, but `//api/v2/info` is a path that must be canonicalised (301).
+            if let mark = target.firstIndex(of: "?") {
+                escapedPath = String(target[..<mark])
+                query = String(target[target.index(after: mark)...])
+            } else {
+                escapedPath = target
+                query = nil
+            }
+        } else if let uri = evhttp_request_get_evhttp_uri(raw) {
             let path = evhttp_uri_get_path(uri).map { String(cString: $0) } ?? ""
             escapedPath = path.isEmpty ? "/" : path
             query = evhttp_uri_get_query(uri).map { String(cString: $0) }

@@ -53,6 +53,10 @@ public final class Master {
     }
 
     private static func start(_ config: MasterURL, loop: Loop, startedAt: ContinuousClock.Instant) -> Master? {
+        if let failure = TLSAvailability.startupFailure(config) {
+            StartupFailure.report(failure)
+            return nil
+        }
         warnIfRuntimeMissing(config.bin)
         let files = StateFiles(directory: stateDirectory())
         let fs = PosixFileSystem()
