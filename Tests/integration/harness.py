@@ -148,6 +148,8 @@ class Master:
 
     def __init__(self, workdir: Path):
         self.workdir = Path(workdir)
+        # Extra environment for the master (e.g. the test-only shortened timeouts).
+        self.env: dict[str, str] = {}
         self.exe = copy_binary(self.workdir)
         self.run: _Run | None = None
         self.runs: list[_Run] = []
@@ -193,6 +195,7 @@ class Master:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=str(self.workdir),
+            env={**os.environ, **self.env},
         )
         self.run = _Run(proc)
         self.runs.append(self.run)

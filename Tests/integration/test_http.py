@@ -206,7 +206,6 @@ def test_unknown_instance_id(srv, sub, method):
     assert_error(srv.api(method, sub, body=body_for(method)), 404, "instance not found")
 
 
-@pytest.mark.skip(reason="instances issue")
 def test_percent_encoded_key_record_id(srv):
     r = srv.api("GET", "/instances/%2A%2A%2A%2A%2A%2A%2A%2A")
     assert_json(r, 200)

@@ -5,8 +5,12 @@ import Glibc
 public struct HTTPLimits: Sendable {
     public var maxHeaderBytes = 16 * 1024
     public var maxBodyBytes = 1 << 20
-    /// libevent 2.1.12 has one inactivity timeout per connection, applied to reads and writes.
-    public var timeoutSeconds: Double = 120
+    public var headerTimeoutSeconds: Double = 10
+    public var bodyTimeoutSeconds: Double = 30
+    public var idleTimeoutSeconds: Double = 120
+    /// evhttp's own inactivity timeout (reads and writes alike), the backstop for a peer that
+    /// stops reading our replies.
+    public var inactivityTimeoutSeconds: Double = 120
     public init() {}
 }
 
@@ -15,26 +19,33 @@ public struct HTTPLimits: Sendable {
 public final class HTTPServer {
     private let http: OpaquePointer
     private var bound: OpaquePointer?
+    private let guards: ConnectionGuards
     public var onRequest: @LoopActor (Request) -> Void = { $0.respond(Response(status: 500)) }
 
     public init(loop: Loop, limits: HTTPLimits) throws(LoopError) {
         guard let http = evhttp_new(loop.base) else { throw LoopError(description: "evhttp_new failed") }
         self.http = http
+        guards = ConnectionGuards(loop: loop, limits: limits)
         let methods = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
             | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
             | EVHTTP_REQ_PATCH.rawValue
         evhttp_set_allowed_methods(http, UInt16(methods))
         evhttp_set_max_headers_size(http, limits.maxHeaderBytes)
         evhttp_set_max_body_size(http, limits.maxBodyBytes)
-        var timeout = timeval(seconds: limits.timeoutSeconds)
+        var timeout = timeval(seconds: limits.inactivityTimeoutSeconds)
         evhttp_set_timeout_tv(http, &timeout)
         // evhttp would otherwise label every reply text/html; ours set their own type or none.
         evhttp_set_default_content_type(http, nil)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        evhttp_set_bevcb(http, { base, arg in
+            let server = Unmanaged<HTTPServer>.fromOpaque(arg!).takeUnretainedValue()
+            return LoopActor.assumeIsolated { server.guards.makeBufferevent(base: base!) }
+        }, me)
         evhttp_set_gencb(http, { raw, arg in
             guard let raw else { return }
             let server = Unmanaged<HTTPServer>.fromOpaque(arg!).takeUnretainedValue()
-            LoopActor.assumeIsolated { server.onRequest(Request(raw)) }
-        }, Unmanaged.passUnretained(self).toOpaque())
+            LoopActor.assumeIsolated { server.accept(raw) }
+        }, me)
     }
 
     /// Starts accepting on `socket`; the server owns the descriptor from here on.
@@ -51,11 +62,22 @@ public final class HTTPServer {
         self.bound = bound
     }
 
+    private func accept(_ raw: OpaquePointer) {
+        let connection = evhttp_request_get_connection(raw)
+        let guardian = guards.guardFor(bufferevent: connection.flatMap { evhttp_connection_get_bufferevent($0) })
+        guardian?.requestArrived()
+        onRequest(Request(raw, guardian: guardian))
+    }
+
+    /// Open connections, for operators' figures and the tests of connection limits.
+    public var connectionCount: Int { guards.count }
+
     /// Closes the listening socket; connections already open keep being served.
     public func stopAccepting() {
         guard let bound else { return }
         self.bound = nil
         evhttp_del_accept_socket(http, bound)
+        guards.stop()
     }
 
     isolated deinit {

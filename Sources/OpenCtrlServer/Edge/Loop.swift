@@ -103,6 +103,19 @@ public final class Timer: LoopEvent {
     }
 }
 
+/// An event fired on demand with `activate()`, in the same loop iteration when activated
+/// from a callback (libevent runs newly activated events before polling again).
+@LoopActor
+public final class Wakeup: LoopEvent {
+    public init(loop: Loop, handler: @escaping @LoopActor () -> Void) {
+        super.init(loop: loop, fd: -1, flags: 0) { _ in handler() }
+    }
+
+    public func activate() {
+        event_active(raw, Int32(EV_TIMEOUT), 1)
+    }
+}
+
 /// A persistent signal event (libevent's self-pipe: no work runs in a real signal handler).
 @LoopActor
 public final class SignalEvent: LoopEvent {

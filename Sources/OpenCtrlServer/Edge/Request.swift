@@ -31,8 +31,11 @@ public final class Request {
     /// The raw query string, or nil when the target has no `?`.
     public let query: String?
 
-    init(_ raw: OpaquePointer) {
+    private let guardian: ConnectionGuard?
+
+    init(_ raw: OpaquePointer, guardian: ConnectionGuard?) {
         self.raw = raw
+        self.guardian = guardian
         method = HTTPMethod(evhttp_request_get_command(raw))
         let target = evhttp_request_get_uri(raw).map { String(cString: $0) } ?? "/"
         if target.hasPrefix("/") {
@@ -76,6 +79,7 @@ public final class Request {
     public func respond(_ response: Response) {
         guard let raw else { return }
         self.raw = nil
+        guardian?.responded()
         if let headers = evhttp_request_get_output_headers(raw) {
             for header in response.headers { evhttp_add_header(headers, header.name, header.value) }
         }

@@ -1,0 +1,197 @@
+import CEvent
+import Glibc
+
+/// Per-connection read deadlines that libevent 2.1.12 cannot express (CONTRACT §3 "Our
+/// rule"): 10 s to receive a request's headers, 30 s for its body, 120 s idle between
+/// requests. evhttp has a single inactivity timeout, which a client trickling one byte at a
+/// time never trips.
+///
+/// Each connection's bufferevent is created here (evhttp's bevcb) with a callback on its input
+/// buffer that sees every byte arrive; a once-a-second sweep shuts down sockets past their
+/// deadline, and evhttp then frees the connection as for any peer that went away.
+///
+/// libevent gives no notice when evhttp frees a bufferevent, so the sweep never dereferences
+/// one: it acts on the socket's descriptor, and only after checking that the descriptor still
+/// names the same socket (its inode). A guard whose socket is gone is dropped.
+@LoopActor
+final class ConnectionGuards {
+    private let limits: HTTPLimits
+    /// Keyed by bufferevent address; an address reused by a new connection replaces the entry.
+    private var guards: [OpaquePointer: ConnectionGuard] = [:]
+    private var sweepTimer: Timer?
+    /// Guards of connections accepted in this loop iteration, whose descriptors evhttp sets
+    /// after our bevcb returns.
+    private var unlearned: [ConnectionGuard] = []
+    private var learner: Wakeup?
+
+    init(loop: Loop, limits: HTTPLimits) {
+        self.limits = limits
+        let timer = Timer(loop: loop) { [unowned self] in self.sweep() }
+        sweepTimer = timer
+        timer.schedule(after: 1)
+        learner = Wakeup(loop: loop) { [unowned self] in self.learnAccepted() }
+    }
+
+    /// Guards not yet found dead: open connections, give or take one sweep.
+    var count: Int { guards.count }
+
+    /// The bufferevent evhttp uses for a new connection (evhttp sets its fd afterwards).
+    func makeBufferevent(base: OpaquePointer) -> OpaquePointer? {
+        guard let bufferevent = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
+        let guardian = ConnectionGuard(bufferevent: bufferevent, now: ContinuousClock.now)
+        // Unretained: the callback lives in the bufferevent's input buffer and fires only while
+        // the bufferevent lives; the map keeps the guard at least that long (an entry is only
+        // replaced or dropped once its bufferevent is gone).
+        evbuffer_add_cb(bufferevent_get_input(bufferevent), guardInputCallback, Unmanaged.passUnretained(guardian).toOpaque())
+        guards[bufferevent] = guardian
+        unlearned.append(guardian)
+        learner?.activate()
+        return bufferevent
+    }
+
+    /// Runs later in the same loop iteration as the accept, before libevent polls again, so no
+    /// I/O callback can have freed these connections yet: their bufferevents are alive.
+    private func learnAccepted() {
+        for guardian in unlearned { guardian.learnSocket() }
+        unlearned.removeAll(keepingCapacity: true)
+    }
+
+    /// The guard of a live connection (called with a bufferevent evhttp just handed us).
+    func guardFor(bufferevent: OpaquePointer?) -> ConnectionGuard? {
+        bufferevent.flatMap { guards[$0] }
+    }
+
+    private func sweep() {
+        let now = ContinuousClock.now
+        var dead: [OpaquePointer] = []
+        for (key, guardian) in guards where guardian.isExpired(now: now, limits: limits) {
+            if !guardian.shutDownIfStillOpen() { dead.append(key) }
+        }
+        for key in dead { guards[key] = nil }
+        sweepTimer?.schedule(after: 1)
+    }
+
+    func stop() {
+        sweepTimer?.cancel()
+    }
+}
+
+/// What one connection is doing, as far as its read deadlines are concerned.
+@LoopActor
+final class ConnectionGuard {
+    enum Phase {
+        case headers(since: ContinuousClock.Instant)
+        case body(since: ContinuousClock.Instant)
+        /// A request is being handled or streamed: its handler owns the timing.
+        case busy
+        case idle(since: ContinuousClock.Instant)
+        /// The socket was shut down; the next sweep checks it is gone.
+        case closing(since: ContinuousClock.Instant)
+    }
+
+    /// Only touched from the input callback and by evhttp's own calls, never by the sweep.
+    private let bufferevent: OpaquePointer
+    private var socket: (fd: Int32, inode: UInt64)?
+    private(set) var phase: Phase
+    /// The last two bytes seen while reading headers, to find the blank line across reads.
+    private var previous: (UInt8, UInt8) = (0, 0)
+
+    fileprivate init(bufferevent: OpaquePointer, now: ContinuousClock.Instant) {
+        self.bufferevent = bufferevent
+        phase = .headers(since: now)
+    }
+
+    func requestArrived() {
+        learnSocket()
+        phase = .busy
+    }
+
+    func responded() {
+        if case .closing = phase { return }
+        phase = .idle(since: ContinuousClock.now)
+    }
+
+    fileprivate func isExpired(now: ContinuousClock.Instant, limits: HTTPLimits) -> Bool {
+        switch phase {
+        case .headers(let since): now - since > .seconds(limits.headerTimeoutSeconds)
+        case .body(let since): now - since > .seconds(limits.bodyTimeoutSeconds)
+        case .idle(let since): now - since > .seconds(limits.idleTimeoutSeconds)
+        case .closing: true
+        case .busy: false
+        }
+    }
+
+    /// Shuts the socket down if it is still this connection's; false when it is gone.
+    fileprivate func shutDownIfStillOpen() -> Bool {
+        guard let socket, Self.inode(of: socket.fd) == socket.inode else { return false }
+        if case .closing = phase { return true }
+        phase = .closing(since: ContinuousClock.now)
+        shutdown(socket.fd, Int32(SHUT_RDWR))
+        return true
+    }
+
+    fileprivate func bytesArrived(_ buffer: OpaquePointer, from offset: Int, count: Int) {
+        learnSocket()
+        switch phase {
+        case .idle:
+            phase = .headers(since: ContinuousClock.now)
+            previous = (0, 0)
+            scanForHeaderEnd(buffer, from: offset, count: count)
+        case .headers:
+            scanForHeaderEnd(buffer, from: offset, count: count)
+        case .body, .busy, .closing:
+            break
+        }
+    }
+
+    /// Headers end at the first empty line (`\n\n` or `\n\r\n`; evhttp accepts both).
+    private func scanForHeaderEnd(_ buffer: OpaquePointer, from offset: Int, count: Int) {
+        var start = evbuffer_ptr()
+        guard evbuffer_ptr_set(buffer, &start, offset, EVBUFFER_PTR_SET) == 0 else { return }
+        var vectors = [iovec](repeating: iovec(), count: 4)
+        var n = Int(evbuffer_peek(buffer, count, &start, &vectors, Int32(vectors.count)))
+        if n > vectors.count {
+            vectors = [iovec](repeating: iovec(), count: n)
+            n = Int(evbuffer_peek(buffer, count, &start, &vectors, Int32(vectors.count)))
+        }
+        var remaining = count
+        var (p2, p1) = previous
+        for vector in vectors.prefix(n) where remaining > 0 {
+            guard let base = vector.iov_base else { continue }
+            let bytes = UnsafeRawBufferPointer(start: base, count: min(vector.iov_len, remaining))
+            remaining -= bytes.count
+            for b in bytes {
+                if b == 0x0A, p1 == 0x0A || (p1 == 0x0D && p2 == 0x0A) {
+                    phase = .body(since: ContinuousClock.now)
+                    return
+                }
+                (p2, p1) = (p1, b)
+            }
+        }
+        previous = (p2, p1)
+    }
+
+    /// evhttp sets the descriptor after our bevcb returns; record it and its inode once.
+    fileprivate func learnSocket() {
+        guard socket == nil else { return }
+        let fd = bufferevent_getfd(bufferevent)
+        guard fd >= 0, let inode = Self.inode(of: fd) else { return }
+        socket = (fd, inode)
+    }
+
+    private static func inode(of fd: Int32) -> UInt64? {
+        var info = stat()
+        guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFSOCK else { return nil }
+        return UInt64(info.st_ino)
+    }
+}
+
+private let guardInputCallback: evbuffer_cb_func = { buffer, info, arg in
+    guard let buffer, let info, info.pointee.n_added > 0 else { return }
+    let guardian = Unmanaged<ConnectionGuard>.fromOpaque(arg!).takeUnretainedValue()
+    let offset = info.pointee.orig_size - info.pointee.n_deleted
+    let count = info.pointee.n_added
+    // Borrowed for this call only, on the loop thread.
+    nonisolated(unsafe) let borrowed = buffer
+    LoopActor.assumeIsolated { guardian.bytesArrived(borrowed, from: offset, count: count) }
+}
