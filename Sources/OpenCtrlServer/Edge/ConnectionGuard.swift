@@ -148,27 +148,40 @@ final class ConnectionGuard {
     private func scanForHeaderEnd(_ buffer: OpaquePointer, from offset: Int, count: Int) {
         var start = evbuffer_ptr()
         guard evbuffer_ptr_set(buffer, &start, offset, EVBUFFER_PTR_SET) == 0 else { return }
-        var vectors = [iovec](repeating: iovec(), count: 4)
-        var n = Int(evbuffer_peek(buffer, count, &start, &vectors, Int32(vectors.count)))
-        if n > vectors.count {
-            vectors = [iovec](repeating: iovec(), count: n)
-            n = Int(evbuffer_peek(buffer, count, &start, &vectors, Int32(vectors.count)))
-        }
-        var remaining = count
-        var (p2, p1) = previous
-        for vector in vectors.prefix(n) where remaining > 0 {
-            guard let base = vector.iov_base else { continue }
-            let bytes = UnsafeRawBufferPointer(start: base, count: min(vector.iov_len, remaining))
-            remaining -= bytes.count
-            for b in bytes {
-                if b == 0x0A, p1 == 0x0A || (p1 == 0x0D && p2 == 0x0A) {
-                    phase = .body(since: ContinuousClock.now)
-                    return
+        let capacity = 4
+        withUnsafeTemporaryAllocation(of: iovec.self, capacity: capacity) { vectors in
+            var remaining = count
+            while remaining > 0 {
+                let n = Int(evbuffer_peek(buffer, remaining, &start, vectors.baseAddress, Int32(capacity)))
+                guard n > 0 else { return }
+                for vector in vectors.prefix(min(n, capacity)) where remaining > 0 {
+                    guard let base = vector.iov_base else { continue }
+                    let length = min(vector.iov_len, remaining)
+                    remaining -= length
+                    if findBlankLine(UnsafeRawBufferPointer(start: base, count: length)) {
+                        phase = .body(since: ContinuousClock.now)
+                        return
+                    }
+                    guard evbuffer_ptr_set(buffer, &start, length, EVBUFFER_PTR_ADD) == 0 else { return }
                 }
-                (p2, p1) = (p1, b)
             }
         }
-        previous = (p2, p1)
+    }
+
+    /// Looks for a blank line using `memchr` for each newline, carrying the last two bytes
+    /// of the previous chunk so a blank line split across reads is still found.
+    private func findBlankLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
+        var index = 0
+        while index < bytes.count, let hit = memchr(base + index, 0x0A, bytes.count - index) {
+            let i = base.distance(to: UnsafeRawPointer(hit))
+            let p1 = i >= 1 ? bytes[i - 1] : previous.1
+            let p2 = i >= 2 ? bytes[i - 2] : (i == 1 ? previous.1 : previous.0)
+            if p1 == 0x0A || (p1 == 0x0D && p2 == 0x0A) { return true }
+            index = i + 1
+        }
+        previous = bytes.count >= 2 ? (bytes[bytes.count - 2], bytes[bytes.count - 1]) : (previous.1, bytes[0])
+        return false
     }
 
     /// evhttp sets the descriptor after our bevcb returns; record it and its inode once.
