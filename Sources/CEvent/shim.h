@@ -27,6 +27,14 @@
 /* GNU-only declarations hidden by the missing _GNU_SOURCE. */
 extern int pipe2(int pipefd[2], int flags);
 extern int sched_getaffinity(pid_t pid, size_t cpusetsize, void *mask);
+extern int posix_spawn_file_actions_addclosefrom_np(posix_spawn_file_actions_t *actions, int from);
+extern char **environ;
+
+/* Every descriptor from `from` up is closed in the child (glibc 2.34+). */
+static inline int cevent_spawn_addclosefrom(posix_spawn_file_actions_t *actions, int from) {
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
+static inline char **cevent_environ(void) { return environ; }
 
 static inline int cevent_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 

@@ -59,7 +59,7 @@ public class LoopEvent {
     fileprivate var raw: OpaquePointer?
     fileprivate let handler: @LoopActor (Int16) -> Void
 
-    fileprivate init(loop: Loop, fd: Int32, flags: Int16, handler: @escaping @LoopActor (Int16) -> Void) {
+    init(loop: Loop, fd: Int32, flags: Int16, handler: @escaping @LoopActor (Int16) -> Void) {
         self.handler = handler
         raw = event_new(loop.base, fd, flags, loopEventTrampoline, Unmanaged.passUnretained(self).toOpaque())
         precondition(raw != nil, "event_new failed")
@@ -67,6 +67,11 @@ public class LoopEvent {
 
     fileprivate func fire(_ what: Int16) {
         handler(what)
+    }
+
+    /// Adds a descriptor event without a timeout.
+    func add() {
+        event_add(raw, nil)
     }
 
     isolated deinit {
