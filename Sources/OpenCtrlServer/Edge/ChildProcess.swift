@@ -1,14 +1,6 @@
 import CEvent
 import Glibc
 
-/// How a child ended, as Go's `exec.ExitError` would print it.
-public enum ExitReason: Equatable, Sendable {
-    case code(Int32)
-    case signal(Int32)
-
-    public var succeeded: Bool { self == .code(0) }
-}
-
 public struct SpawnError: Error, CustomStringConvertible, Sendable {
     public var description: String
 }
@@ -182,9 +174,8 @@ public final class ChildReaper {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid < 0, errno == EINTR { continue }
             guard pid > 0 else { return }
-            guard let child = children.removeValue(forKey: pid) else { continue }
-            let low = status & 0x7F
-            child.reaped(low == 0 ? .code((status >> 8) & 0xFF) : .signal(low))
+            guard let reason = ExitReason(waitStatus: status), let child = children.removeValue(forKey: pid) else { continue }
+            child.reaped(reason)
         }
     }
 }

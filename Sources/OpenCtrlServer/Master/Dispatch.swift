@@ -56,18 +56,18 @@ extension Master {
         case .instances:
             switch request.method {
             case .get: return listInstances()
-            case .post: throw Self.notYetServed
+            case .post: return try await createInstance(request)
             default: throw .methodNotAllowed(allow: route.allowedMethods)
             }
         case .instance(let id):
-            return try instanceDetail(id: id, method: request.method, allow: route.allowedMethods)
+            return try await instanceDetail(id: id, request: request, allow: route.allowedMethods)
         case .events, .tcping:
             guard request.method == .get else { throw .methodNotAllowed(allow: route.allowedMethods) }
             throw Self.notYetServed
         }
     }
 
-    /// Routes whose behaviour arrives with later work (instances, events, tcping) answer this
+    /// Routes whose behaviour arrives with later work (events, tcping, key rotation) answer this
     /// rather than pretending to succeed.
     static let notYetServed = APIError.internalError("not implemented in this build")
 }

@@ -13,6 +13,8 @@ public final class Master {
     let cpuCount: Int
     let hostMetrics = HostMetricsCache()
     let cpuSampler: CPUSampler
+    let events = EventHub()
+    let supervisor: Supervisor
     var shuttingDown = false
     /// Requests handed to a handler and not answered yet; shutdown lets them finish.
     var inFlight = 0
@@ -28,6 +30,7 @@ public final class Master {
         self.startedAt = startedAt
         cpuCount = affinityCPUCount()
         cpuSampler = CPUSampler(loop: loop)
+        supervisor = Supervisor(loop: loop, bin: config.bin, registry: registry, store: store, events: events)
         store.snapshot = { [unowned registry] in registry.sorted }
         server.onRequest = { [unowned self] in self.dispatch($0) }
         for number in [SIGINT, SIGTERM, SIGHUP] {
@@ -111,6 +114,7 @@ public final class Master {
         let master = Master(config: config, loop: loop, registry: registry, store: store, server: server, startedAt: startedAt)
         Log.info("Master.run: started: \(config.tls == .off ? "http" : "https")://\(bound)\(config.apiBase)")
         master.ensureKeyRecord()
+        master.autoStart()
         return master
     }
 
@@ -131,6 +135,20 @@ public final class Master {
         Log.info("Master.run: API key \(newKey ? "created" : "loaded"): \(record.url)")
     }
 
+    /// Boot auto-start (CONTRACT §11 "Our rule"): after bind, asynchronously, 100 ms apart.
+    private func autoStart() {
+        let ids = registry.sorted.filter { $0.id != InstanceRecord.keyRecordID && $0.restart }.map(\.id)
+        guard !ids.isEmpty else { return }
+        Task { @LoopActor in
+            for (index, id) in ids.enumerated() {
+                if index > 0 { await self.loop.sleep(seconds: 0.1) }
+                guard !self.shuttingDown, let instance = self.registry.instance(id) else { continue }
+                Log.info("Master.loadState: auto-starting instance: \(LogRedaction.url(instance.record.url)) [\(id)]")
+                self.supervisor.send(.start(byOperator: false), to: instance)
+            }
+        }
+    }
+
     /// Loaded instances are stopped and carry no live metrics until a child reports again.
     private static func normalizedAfterBoot(_ record: InstanceRecord) -> InstanceRecord {
         guard record.id != InstanceRecord.keyRecordID else { return record }
@@ -148,6 +166,9 @@ public final class Master {
     func beginShutdown() {
         if shuttingDown {
             hurry = true
+            for instance in Array(registry.instances.values) {
+                supervisor.send(.shutdown(hurry: true), to: instance)
+            }
             return
         }
         shuttingDown = true
@@ -161,6 +182,8 @@ public final class Master {
         while inFlight > 0, !hurry, ContinuousClock.now < deadline {
             await loop.sleep(seconds: 0.01)
         }
+        // Grace (5 s) plus the kill and the 1 s output drain bound.
+        await supervisor.shutdown(hurry: hurry, deadline: .now + .seconds(7))
         switch await store.saveNow() {
         case .saved: Log.info("Master.shutdown: state saved: \(store.files.primary)")
         case .failed(let error): Log.info("Master.shutdown: save state failed: \(error)")

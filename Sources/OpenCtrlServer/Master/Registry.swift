@@ -1,35 +1,52 @@
-/// The in-memory registry of records, keyed by ID, including the reserved `********` record
-/// that carries the API key, the master ID and the master alias (CONTRACT §4.1).
+/// The in-memory registry: the reserved `********` record (API key, master ID, master alias;
+/// CONTRACT §4.1) and the managed instances, keyed by ID.
 @LoopActor
 public final class Registry {
-    private(set) var records: [String: InstanceRecord] = [:]
+    var keyRecord: InstanceRecord
+    private(set) var instances: [String: ManagedInstance] = [:]
 
-    public init(records: [InstanceRecord]) {
-        for record in records { self.records[record.id] = record }
-    }
-
-    public var keyRecord: InstanceRecord {
-        get { records[InstanceRecord.keyRecordID] ?? Self.emptyKeyRecord }
-        set { records[InstanceRecord.keyRecordID] = newValue }
+    init(records: [InstanceRecord]) {
+        keyRecord = records.first { $0.id == InstanceRecord.keyRecordID } ?? InstanceRecord(id: InstanceRecord.keyRecordID)
+        for record in records where record.id != InstanceRecord.keyRecordID {
+            instances[record.id] = ManagedInstance(record: record)
+        }
     }
 
     /// The current API key; read on every request, so a rotation applies at once.
-    public var apiKey: String { keyRecord.url }
+    var apiKey: String { keyRecord.url }
 
-    public subscript(id: String) -> InstanceRecord? {
-        records[id]
+    /// A live (not deleted) instance.
+    func instance(_ id: String) -> ManagedInstance? {
+        guard let instance = instances[id], !instance.lifecycle.isDeleted else { return nil }
+        return instance
     }
 
-    /// Every record in byte order of ID, which puts `********` first (CONTRACT §8.3).
-    public var sorted: [InstanceRecord] {
-        records.values.sorted { bytesLess($0.id, $1.id) }
+    /// What clients see under `id`: the key record or a live instance's record.
+    subscript(id: String) -> InstanceRecord? {
+        id == InstanceRecord.keyRecordID ? keyRecord : instance(id)?.record
     }
 
-    public var instanceCount: Int {
-        records.count - (records[InstanceRecord.keyRecordID] == nil ? 0 : 1)
+    func contains(_ id: String) -> Bool {
+        id == InstanceRecord.keyRecordID || instances[id] != nil
     }
 
-    private static var emptyKeyRecord: InstanceRecord {
-        InstanceRecord(id: InstanceRecord.keyRecordID)
+    func add(_ record: InstanceRecord) -> ManagedInstance {
+        let instance = ManagedInstance(record: record)
+        instances[record.id] = instance
+        return instance
+    }
+
+    func remove(_ id: String) {
+        instances[id] = nil
+    }
+
+    /// Every record clients and the state file see, in byte order of ID (`********` first,
+    /// CONTRACT §8.3); records flagged as deleted are never listed or written (§8.8).
+    var sorted: [InstanceRecord] {
+        [keyRecord] + instances.values.filter { !$0.lifecycle.isDeleted }.map(\.record).sorted { bytesLess($0.id, $1.id) }
+    }
+
+    var instanceCount: Int {
+        instances.values.filter { !$0.lifecycle.isDeleted }.count
     }
 }

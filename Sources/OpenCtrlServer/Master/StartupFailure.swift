@@ -19,6 +19,14 @@ enum RuntimeBinary {
         return nil
     }
 
+    /// Why `path` cannot be executed, as Go's `fork/exec` error text ends.
+    static func failureText(_ path: String) -> String {
+        if access(path, X_OK) != 0 { return errnoText() }
+        var info = stat()
+        if stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR { return errnoText(EACCES) }
+        return errnoText(ENOEXEC)
+    }
+
     static func isExecutableFile(_ path: String) -> Bool {
         var info = stat()
         guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return false }

@@ -1,0 +1,60 @@
+/// One instance with everything the master keeps about it beyond its record: the lifecycle
+/// reducer's state, the counters' bases, the child process and its output splitter, and the
+/// timers the lifecycle asked for.
+@LoopActor
+final class ManagedInstance {
+    var record: InstanceRecord
+    var lifecycle: Lifecycle
+    var counters: CounterSet
+    var child: ChildProcess?
+    var splitter = LineSplitter()
+    var graceTimer: Timer?
+    var restartTimer: Timer?
+    /// Requests waiting for the lifecycle to settle (no stop or spawn in progress).
+    var settleWaiters: [CheckedContinuation<Void, Never>] = []
+
+    init(record: InstanceRecord) {
+        self.record = record
+        lifecycle = Lifecycle(restart: record.restart)
+        counters = CounterSet(tcprx: record.tcprx, tcptx: record.tcptx, udprx: record.udprx, udptx: record.udptx)
+    }
+
+    var id: String { record.id }
+
+    /// True when no stop, spawn or removal is pending.
+    var isSettled: Bool {
+        switch lifecycle.phase {
+        case .idle, .running: true
+        case .spawning, .stopping: false
+        }
+    }
+
+    func applyCheckpoint(_ checkpoint: Checkpoint) {
+        if let v = checkpoint.mode { record.mode = v }
+        if let v = checkpoint.ping { record.ping = v }
+        if let v = checkpoint.pool { record.pool = v }
+        if let v = checkpoint.tcps { record.tcps = v }
+        if let v = checkpoint.udps { record.udps = v }
+        counters.apply(checkpoint)
+        copyCounters()
+    }
+
+    func resetCounters() {
+        counters.reset()
+        copyCounters()
+    }
+
+    func copyCounters() {
+        record.tcprx = counters.tcprx.displayed
+        record.tcptx = counters.tcptx.displayed
+        record.udprx = counters.udprx.displayed
+        record.udptx = counters.udptx.displayed
+    }
+
+    func clearLiveMetrics() {
+        record.ping = 0
+        record.pool = 0
+        record.tcps = 0
+        record.udps = 0
+    }
+}
