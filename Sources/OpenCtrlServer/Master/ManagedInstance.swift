@@ -17,6 +17,8 @@ final class ManagedInstance {
         self.record = record
         lifecycle = Lifecycle(restart: record.restart)
         counters = CounterSet(tcprx: record.tcprx, tcptx: record.tcptx, udprx: record.udprx, udptx: record.udptx)
+        // Counters loaded above 2^63 − 1 (the Go original wrapped at 2^64) show saturated.
+        copyCounters()
     }
 
     var id: String { record.id }

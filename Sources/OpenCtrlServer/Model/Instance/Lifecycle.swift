@@ -13,7 +13,8 @@
 ///   `delete` turns the end of the stop into the removal, `shutdown` cancels the queued start.
 /// - **Requests while a spawn is outstanding are deferred** until `.spawned`/`.spawnFailed` and
 ///   then replayed in order. The master spawns synchronously, so this only guards against an
-///   interleaving it should never produce; the replayed effects join the spawn outcome's batch.
+///   interleaving it should never produce; the replayed effects join the spawn outcome's batch
+///   (which can then carry two `update`s, both showing the state at the end of the batch).
 /// - **A timed restart of an instance without a process is a plain start** (T2 from `error`,
 ///   no `stopped` update or save in between); with a live process (after T5 or T7) it is T9,
 ///   stop then start, with the stop's log line, save and update.
@@ -27,6 +28,8 @@
 ///   `removed`, so the written registry never holds the record. `running`/`error` are not saved.
 /// - **Shutdown** stops live processes only (T12): an `error` instance without a process keeps
 ///   its status; no restart is armed or started from then on.
+/// - **Boundaries**: T7 needs a silence of *more* than 15 s (the contract's words); a run resets
+///   the failure count once it has been out of `error` for 60 s or more.
 public struct Lifecycle: Equatable, Sendable {
     public typealias Instant = ContinuousClock.Instant
 
@@ -59,7 +62,8 @@ public struct Lifecycle: Equatable, Sendable {
     public private(set) var status: InstanceStatus = .stopped
     public private(set) var phase: Phase = .idle
     public private(set) var afterStop: AfterStop = .stay
-    /// §8.8: from DELETE on, output no longer changes the instance or produces events.
+    /// §8.8: from DELETE on, output no longer changes the instance or produces events; the
+    /// master checks it before publishing a `log` event for an output line (§12.4).
     public private(set) var isDeleted = false
     public private(set) var isShuttingDown = false
     /// The record's `restart` flag, mirrored here because it decides automatic restarts.
@@ -71,6 +75,7 @@ public struct Lifecycle: Equatable, Sendable {
     public private(set) var healthySince: Instant?
     /// Due time of the armed restart timer; nil when none is armed.
     public private(set) var restartDueAt: Instant?
+    /// Requests received while spawning, replayed once the spawn has settled.
     private(set) var deferred: [LifecycleEvent] = []
 
     /// Every instance begins `stopped`: at creation (T1) and at master boot (T11).

@@ -22,6 +22,8 @@ public enum LifecycleEvent: Equatable, Sendable {
     case spawnFailed(SpawnFailure)
     /// Both the reaped status and EOF on the output pipe are in, or EOF did not come within 1 s
     /// of the reap (§9.4 "Our rules"), so every line of the run has been handled already.
+    /// The group SIGKILL of §12.2 belongs to the reap itself, before this event: it is what
+    /// lets EOF arrive when a grandchild still holds the pipe.
     case exited(ExitReason)
     /// A non-checkpoint output line containing `ERROR` (§12.4).
     case errorLine

@@ -80,7 +80,10 @@ public struct LineSplitter: Sendable {
             }
             emit(UnsafeRawBufferPointer(start: start, count: count))
         } else {
-            while count > limit && !(count == limit + 1 && start.load(fromByteOffset: limit, as: UInt8.self) == Self.carriageReturn) {
+            while count > limit {
+                // A `\r` right after a full piece may be the start of its `\r\n` in the next read.
+                let last = start.load(fromByteOffset: count - 1, as: UInt8.self)
+                if count == limit + 1 && last == Self.carriageReturn { break }
                 emit(UnsafeRawBufferPointer(start: start, count: limit))
                 start += limit
                 count -= limit

@@ -1,0 +1,156 @@
+"""Instance benchmarks (issue 3): output flood cost, create burst, lifecycle cycles, RSS with
+many idle instances. Loopback only, bounded in count and time.
+
+usage: bench_instances.py <openctrl binary> <work dir>
+"""
+import http.client
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+binary, work = sys.argv[1], sys.argv[2]
+idle_runtime = os.path.join(work, "idle-runtime")
+with open(idle_runtime, "w") as f:
+    f.write("#!/bin/sh\nexec sleep 3600\n")
+os.chmod(idle_runtime, 0o755)
+flood_runtime = os.path.join(work, "flood-runtime")
+with open(flood_runtime, "w") as f:
+    # 200,000 lines of ~60 bytes (a checkpoint every 100th line), then exit 0.
+    f.write("#!/usr/bin/env python3\nimport sys\nout=sys.stdout\n"
+            "for i in range(2000):\n"
+            "    out.write(''.join(f'2026/01/01 00:00:00 runtime event number {i*100+j} ok\\n' for j in range(99)))\n"
+            "    out.write(f'CHECK_POINT|MODE=1|PING=5ms|POOL=1|TCPS=1|UDPS=1|TCPRX={i}|TCPTX={i}|UDPRX={i}|UDPTX={i}\\n')\n"
+            "out.flush()\n")
+os.chmod(flood_runtime, 0o755)
+
+
+def start(bin_path):
+    proc = subprocess.Popen([binary, f"master://127.0.0.1:0?bin={bin_path}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    port = key = None
+    while key is None:
+        line = proc.stderr.readline()
+        m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+        m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
+        if m:
+            key = m.group(1)
+    threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
+    return proc, port, key
+
+
+def call(port, key, method, path, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    c.request(method, "/api/v2" + path, body=json.dumps(body) if body is not None else None,
+              headers={"X-API-Key": key})
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, (json.loads(data) if data else None)
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    return int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
+
+
+def wait_all(port, key, ids, status, deadline_s):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        _, rows = call(port, key, "GET", "/instances")
+        by_id = {r["id"]: r["status"] for r in rows}
+        if all(by_id.get(i) == status for i in ids):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+# 1. Flood: 200,000 lines from one child; master CPU per 100,000 lines; /info p99 meanwhile.
+proc, port, key = start(flood_runtime)
+latencies = []
+stop = threading.Event()
+
+
+def prober():
+    while not stop.is_set():
+        t = time.perf_counter()
+        call(port, key, "GET", "/info")
+        latencies.append((time.perf_counter() - t) * 1000)
+
+
+before = cpu_seconds(proc.pid)
+t0 = time.monotonic()
+probe = threading.Thread(target=prober)
+probe.start()
+_, rec = call(port, key, "POST", "/instances", {"url": "flood://x"})
+assert wait_all(port, key, [rec["id"]], "running", 10) or True
+while True:
+    _, r = call(port, key, "GET", f"/instances/{rec['id']}")
+    if r["status"] == "stopped" and r["tcprx"] >= 1999:
+        break
+    time.sleep(0.05)
+stop.set()
+probe.join()
+used = cpu_seconds(proc.pid) - before
+latencies.sort()
+print(f"flood: 200000 lines in {time.monotonic() - t0:.2f} s; master CPU {used:.3f} s "
+      f"= {used / 2:.3f} s per 100,000 lines (incl. {len(latencies)} /info probes); "
+      f"/info during flood p50={statistics.median(latencies):.2f} ms "
+      f"p99={latencies[int(len(latencies) * 0.99) - 1]:.2f} ms")
+proc.terminate()
+proc.wait()
+
+# 2. Burst of 500 concurrent creates until all running; 3. sequential cycles; 4. RSS.
+proc, port, key = start(idle_runtime)
+ids = []
+lock = threading.Lock()
+t0 = time.monotonic()
+
+
+def create(i):
+    status, r = call(port, key, "POST", "/instances", {"alias": f"b{i}", "url": f"idle://{i}"})
+    assert status == 201, status
+    with lock:
+        ids.append(r["id"])
+
+
+threads = [threading.Thread(target=create, args=(i,)) for i in range(500)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+acked = time.monotonic() - t0
+ok = wait_all(port, key, ids, "running", 60)
+print(f"burst: 500 creates acknowledged (durable) in {acked:.2f} s, all running after "
+      f"{time.monotonic() - t0:.2f} s (ok={ok})")
+for i in ids:
+    call(port, key, "DELETE", f"/instances/{i}")
+
+cycles = 0
+t0 = time.monotonic()
+while time.monotonic() - t0 < 10:
+    _, r = call(port, key, "POST", "/instances", {"url": "idle://cycle"})
+    wait_all(port, key, [r["id"]], "running", 10)
+    assert call(port, key, "DELETE", f"/instances/{r['id']}")[0] == 204
+    cycles += 1
+print(f"cycles: {cycles / (time.monotonic() - t0):.0f} create→running→delete per second (durable)")
+
+base_rss = rss_kib(proc.pid)
+ids = []
+for i in range(1000):
+    ids.append(call(port, key, "POST", "/instances", {"alias": f"idle {i}", "url": f"idle://{i}"})[1]["id"])
+wait_all(port, key, ids, "running", 120)
+time.sleep(1)
+print(f"rss: {base_rss} KiB before, {rss_kib(proc.pid)} KiB with 1000 idle running instances")
+proc.terminate()
+proc.wait(timeout=30)
