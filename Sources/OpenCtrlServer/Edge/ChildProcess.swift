@@ -95,9 +95,9 @@ public final class ChildProcess {
 
     private func readAvailable() {
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buffer in
-            // A few reads per wake-up, then yield to the other events: a flooding child is
-            // read at full speed without starving the loop.
-            for _ in 0..<4 {
+            // Two reads per wake-up, then yield to the other events: a flooding child is read
+            // at full speed without delaying requests by more than one chunk's work.
+            for _ in 0..<2 {
                 let n = read(readFD, buffer.baseAddress, buffer.count)
                 if n > 0 {
                     onOutput(UnsafeRawBufferPointer(rebasing: buffer[..<n]))

@@ -106,9 +106,20 @@ final class ConnectionGuard {
         phase = .busy
     }
 
+    /// Called while the connection (and so the bufferevent) is alive.
     func responded() {
         if case .closing = phase { return }
-        phase = .idle(since: ContinuousClock.now)
+        let input = bufferevent_get_input(bufferevent)
+        let buffered = input.map { evbuffer_get_length($0) } ?? 0
+        guard buffered > 0, let input else {
+            phase = .idle(since: ContinuousClock.now)
+            return
+        }
+        // A pipelined request is already (partly) here: its header deadline starts now, and
+        // its blank line may lie anywhere in what is buffered.
+        phase = .headers(since: ContinuousClock.now)
+        previous = (0, 0)
+        scanForHeaderEnd(input, from: 0, count: buffered)
     }
 
     fileprivate func isExpired(now: ContinuousClock.Instant, limits: HTTPLimits) -> Bool {
@@ -134,9 +145,11 @@ final class ConnectionGuard {
         learnSocket()
         switch phase {
         case .idle:
+            // Scan everything buffered, not only the new bytes: part of this request may have
+            // arrived while the previous one was being answered.
             phase = .headers(since: ContinuousClock.now)
             previous = (0, 0)
-            scanForHeaderEnd(buffer, from: offset, count: count)
+            scanForHeaderEnd(buffer, from: 0, count: offset + count)
         case .headers:
             scanForHeaderEnd(buffer, from: offset, count: count)
         case .body, .busy, .closing:

@@ -18,11 +18,14 @@ public struct ListenSocket: Sendable {
     /// Resolves and binds at startup, before the loop runs, so a blocking resolver is fine here.
     public static func open(host: String, port: UInt16) throws(ListenError) -> ListenSocket {
         if host.isEmpty {
-            // Dual-stack on all interfaces, falling back to IPv4 where IPv6 is disabled.
-            if let socket = try? bind(address: makeIPv6(in6addr_any, port), display: nil, port: port, v6Only: false) {
-                return socket
+            // Dual-stack on all interfaces; IPv4 only where the kernel has no IPv6 at all. Any
+            // other IPv6 failure (the port taken, say) is reported, not papered over.
+            let probe = socket(AF_INET6, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            guard probe >= 0 else {
+                return try bind(address: makeIPv4(in_addr(s_addr: 0), port), display: nil, port: port, v6Only: false)
             }
-            return try bind(address: makeIPv4(in_addr(s_addr: 0), port), display: nil, port: port, v6Only: false)
+            close(probe)
+            return try bind(address: makeIPv6(in6addr_any, port), display: nil, port: port, v6Only: false)
         }
         let address = try resolve(host: host, port: port)
         return try bind(address: address, display: address.ipText, port: port, v6Only: true)

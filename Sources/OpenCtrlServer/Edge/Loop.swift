@@ -17,6 +17,10 @@ public final class Loop: @unchecked Sendable {
         // Cross-thread event_active (the executor's wake-up) needs a notifiable, locked base,
         // and only bases created after this call are.
         guard evthread_use_pthreads() == 0 else { throw LoopError(description: "evthread_use_pthreads failed") }
+        // libevent's own warnings go to our log, in our format.
+        event_set_log_callback { _, message in
+            Log.info("libevent: " + (message.map { String(cString: $0) } ?? ""))
+        }
         guard let base = event_base_new() else { throw LoopError(description: "event_base_new failed") }
         guard LoopActor.shared.executor.attach(base: base) else {
             event_base_free(base)
@@ -33,6 +37,12 @@ public final class Loop: @unchecked Sendable {
 
     public func stop() {
         event_base_loopbreak(base)
+    }
+
+    /// Lets the loop run `seconds` longer (so queued replies reach their sockets), then stop.
+    public func stop(after seconds: Double) {
+        var tv = timeval(seconds: seconds)
+        event_base_loopexit(base, &tv)
     }
 
     /// Suspends the calling loop task for `seconds` without blocking the loop.

@@ -79,11 +79,15 @@ public final class Request {
     public func respond(_ response: Response) {
         guard let raw else { return }
         self.raw = nil
-        guardian?.responded()
+        // A detached request (its client went away) has no connection, and then no guard to tell.
+        if evhttp_request_get_connection(raw) != nil { guardian?.responded() }
         if let headers = evhttp_request_get_output_headers(raw) {
             for header in response.headers { evhttp_add_header(headers, header.name, header.value) }
+            // evhttp would send a HEAD reply's body bytes without a length; like Go, announce
+            // the length and send no body.
+            if method == .head { evhttp_add_header(headers, "Content-Length", String(response.body.count)) }
         }
-        if !response.body.isEmpty, let output = evhttp_request_get_output_buffer(raw) {
+        if method != .head, !response.body.isEmpty, let output = evhttp_request_get_output_buffer(raw) {
             response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
         }
         evhttp_send_reply(raw, response.status, nil, nil)

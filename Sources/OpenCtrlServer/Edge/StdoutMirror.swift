@@ -14,10 +14,18 @@ public final class StdoutMirror {
     private var dropped: [(id: String, count: Int)] = []
     private var writable: LoopEvent?
     private let fd: Int32
+    /// Lines are gathered and written once per loop iteration: a flooding child costs one
+    /// write(2) per read of its pipe, not one per line.
+    private var flusher: Wakeup?
+    private var flushScheduled = false
 
     public init(loop: Loop) {
         self.loop = loop
         fd = Self.nonBlockingStdout()
+        flusher = Wakeup(loop: loop) { [unowned self] in
+            self.flushScheduled = false
+            self.flush()
+        }
     }
 
     /// A descriptor for stdout that never blocks. O_NONBLOCK belongs to the open file
@@ -46,7 +54,10 @@ public final class StdoutMirror {
         queue.append(contentsOf: " [".utf8)
         queue.append(contentsOf: id.utf8)
         queue.append(contentsOf: "]\n".utf8)
-        flush()
+        if !flushScheduled, writable == nil {
+            flushScheduled = true
+            flusher?.activate()
+        }
     }
 
     private func flush() {

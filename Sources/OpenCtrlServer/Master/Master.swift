@@ -42,6 +42,7 @@ public final class Master {
     /// process exit code: 0 after a signal-driven shutdown, 1 after a startup error.
     public nonisolated static func run(_ config: MasterURL, startedAt: ContinuousClock.Instant) -> Int32 {
         signal(SIGPIPE, SIG_IGN)
+        blockShutdownSignals(true)
         let loop: Loop
         do { loop = try Loop() } catch {
             StartupFailure.report("Master.new: \(error)")
@@ -49,6 +50,7 @@ public final class Master {
         }
         return LoopActor.assumeIsolated {
             guard let master = start(config, loop: loop, startedAt: startedAt) else { return 1 }
+            blockShutdownSignals(false)
             loop.run()
             withExtendedLifetime(master) {}
             return 0
@@ -112,6 +114,7 @@ public final class Master {
             return nil
         }
         let master = Master(config: config, loop: loop, registry: registry, store: store, server: server, startedAt: startedAt)
+        Log.info("Master.run: open file limit: \(raiseOpenFileLimit())")
         Log.info("Master.run: started: \(config.tls == .off ? "http" : "https")://\(bound)\(config.apiBase)")
         master.ensureKeyRecord()
         master.autoStart()
@@ -188,8 +191,10 @@ public final class Master {
         case .saved: Log.info("Master.shutdown: state saved: \(store.files.primary)")
         case .failed(let error): Log.info("Master.shutdown: save state failed: \(error)")
         }
+        // Replies answered by that save (and 503s) are only queued: let them reach the sockets.
+        await loop.sleep(seconds: 0)
         Log.info("Master.run: shutdown complete")
-        loop.stop()
+        loop.stop(after: 0.1)
     }
 
     // MARK: environment
