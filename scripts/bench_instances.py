@@ -71,7 +71,7 @@ def wait_all(port, key, ids, status, deadline_s):
         by_id = {r["id"]: r["status"] for r in rows}
         if all(by_id.get(i) == status for i in ids):
             return True
-        time.sleep(0.01)
+        time.sleep(0.001)
     return False
 
 

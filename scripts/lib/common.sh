@@ -30,7 +30,7 @@ ensure_apt() {
 
 ensure_build_deps() {
   ensure_swift
-  ensure_apt libevent-dev libssl-dev
+  ensure_apt libevent-dev libssl-dev curl
 }
 
 ensure_pytest() {
