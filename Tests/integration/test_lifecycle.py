@@ -212,11 +212,11 @@ def _killpg_gone(pgid: int) -> bool:
 def test_group_is_killed_when_the_child_exits_by_itself(kit):
     """Our rule (§12.2): once the child has exited, its group gets SIGKILL at once, so a
     grandchild holding the output pipe neither survives nor delays exit handling."""
-    m = kit.start()
+    kit.start()
     pf = kit.pidfile()
     iid = kit.create(kit.url(lines=1, grandchild=1, exit=0, pidfile=pf))["id"]
     ready(kit, iid)
-    pid, pgid = read_pidfile(pf)
+    _, pgid = read_pidfile(pf)
     kit.wait_status(iid, "stopped", timeout=5)
     wait_until(lambda: not group_alive(pgid), 5, "process group gone")
     assert kit.count(r"instance error:.*\[" + iid) == 0
@@ -229,7 +229,7 @@ def test_daemonised_helper_does_not_block_the_stop(kit):
     pf = kit.pidfile()
     iid = kit.create(kit.url(lines=1, daemon=1, pidfile=pf))["id"]
     ready(kit, iid)
-    pid, pgid = read_pidfile(pf)
+    pid, _ = read_pidfile(pf)
     daemons: list[int] = []
 
     def found() -> bool:
@@ -274,7 +274,7 @@ def test_master_descriptors_do_not_leak_into_the_child(kit):
 
 
 def test_auto_restart_backs_off(kit):
-    m = kit.start()
+    kit.start()
     iid = kit.create(kit.url(exit=1))["id"]
     times = kit.wait_count(starting_re(iid), 3, 22)
     gap1, gap2 = times[1] - times[0], times[2] - times[1]
