@@ -160,8 +160,6 @@ public final class ChildReaper {
         signal = SignalEvent(loop: loop, signal: SIGCHLD) { [unowned self] in self.reap() }
     }
 
-    public var liveCount: Int { children.count }
-
     fileprivate func register(_ child: ChildProcess) {
         children[child.pid] = child
         // A child that exited before registration was reaped by nobody yet: look now.

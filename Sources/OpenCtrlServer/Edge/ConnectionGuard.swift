@@ -32,9 +32,6 @@ final class ConnectionGuards {
         learner = Wakeup(loop: loop) { [unowned self] in self.learnAccepted() }
     }
 
-    /// Guards not yet found dead: open connections, give or take one sweep.
-    var count: Int { guards.count }
-
     /// The bufferevent evhttp uses for a new connection (evhttp sets its fd afterwards).
     func makeBufferevent(base: OpaquePointer) -> OpaquePointer? {
         guard let bufferevent = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }

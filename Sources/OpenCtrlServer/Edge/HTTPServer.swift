@@ -109,9 +109,6 @@ public final class HTTPServer {
         onRequest(Request(raw, guardian: guardian))
     }
 
-    /// Open connections, for operators' figures and the tests of connection limits.
-    public var connectionCount: Int { guards.count }
-
     /// Closes the listening socket; connections already open keep being served.
     public func stopAccepting() {
         guard let bound else { return }

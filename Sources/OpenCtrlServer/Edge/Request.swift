@@ -58,8 +58,6 @@ public final class Request {
         }
     }
 
-    public var isPending: Bool { raw != nil }
-
     /// First value of a request header (names compare case-insensitively).
     public func header(_ name: String) -> String? {
         guard let raw, let headers = evhttp_request_get_input_headers(raw),

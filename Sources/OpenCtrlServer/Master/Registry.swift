@@ -45,8 +45,4 @@ public final class Registry {
     var sorted: [InstanceRecord] {
         [keyRecord] + instances.values.filter { !$0.lifecycle.isDeleted }.map(\.record).sorted { bytesLess($0.id, $1.id) }
     }
-
-    var instanceCount: Int {
-        instances.values.filter { !$0.lifecycle.isDeleted }.count
-    }
 }

@@ -30,8 +30,6 @@ final class Supervisor {
         ticker.schedule(after: Lifecycle.checkpointCheckInterval.seconds)
     }
 
-    var liveChildren: Int { reaper.liveCount }
-
     func send(_ event: LifecycleEvent, to instance: ManagedInstance) {
         let effects = instance.lifecycle.handle(event, now: .now)
         instance.record.status = instance.lifecycle.status.rawValue
