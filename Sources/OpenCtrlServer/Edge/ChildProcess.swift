@@ -35,48 +35,26 @@ public final class ChildProcess {
         self.loop = loop
     }
 
-    /// Spawns `path` with `arguments` (argv[0] included). glibc's posix_spawn reports exec
-    /// failures (ENOENT, EACCES, ENOEXEC…) as its return value, through its own close-on-exec
-    /// pipe, so a bad runtime path gives a precise errno here.
-    public static func spawn(path: String, arguments: [String], loop: Loop, reaper: ChildReaper) throws(SpawnError) -> ChildProcess {
-        var fds: [Int32] = [-1, -1]
-        guard cevent_pipe2(&fds, O_CLOEXEC) == 0 else { throw SpawnError(description: "pipe: \(errnoText())") }
-        let (readEnd, writeEnd) = (fds[0], fds[1])
-        var actions = posix_spawn_file_actions_t()
-        var attributes = posix_spawnattr_t()
-        posix_spawn_file_actions_init(&actions)
-        posix_spawnattr_init(&attributes)
-        defer {
-            posix_spawn_file_actions_destroy(&actions)
-            posix_spawnattr_destroy(&attributes)
+    /// Spawns `path` with `arguments` (argv[0] included) on the spawner thread and calls
+    /// `completion` back on the loop. posix_spawn's parent side waits until the child has
+    /// exec'd, which would otherwise hold the loop for every start.
+    public static func spawn(
+        path: String, arguments: [String], loop: Loop, reaper: ChildReaper,
+        completion: @escaping @LoopActor (Result<ChildProcess, SpawnError>) -> Void
+    ) {
+        Spawner.shared.launch(path: path, arguments: arguments) { result in
+            LoopActor.schedule {
+                switch result {
+                case .success(let launched):
+                    let child = ChildProcess(pid: launched.pid, readFD: launched.outputFD, loop: loop)
+                    child.startReading()
+                    reaper.register(child)
+                    completion(.success(child))
+                case .failure(let error):
+                    completion(.failure(error))
+                }
+            }
         }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 1)
-        posix_spawn_file_actions_adddup2(&actions, writeEnd, 2)
-        cevent_spawn_addclosefrom(&actions, 3)
-        var allSignals = sigset_t()
-        var noSignals = sigset_t()
-        sigfillset(&allSignals)
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigdefault(&attributes, &allSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setpgroup(&attributes, 0)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
-
-        var pid: pid_t = 0
-        let argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
-        defer { for arg in argv { free(arg) } }
-        let rc = posix_spawn(&pid, path, &actions, &attributes, argv, cevent_environ())
-        close(writeEnd)
-        guard rc == 0 else {
-            close(readEnd)
-            throw SpawnError(description: "fork/exec \(path): \(errnoText(rc))")
-        }
-        _ = fcntl(readEnd, F_SETFL, fcntl(readEnd, F_GETFL) | O_NONBLOCK)
-        let child = ChildProcess(pid: pid, readFD: readEnd, loop: loop)
-        child.startReading()
-        reaper.register(child)
-        return child
     }
 
     /// Signals the whole process group (the child is its leader).
@@ -160,10 +138,17 @@ public final class ChildReaper {
         signal = SignalEvent(loop: loop, signal: SIGCHLD) { [unowned self] in self.reap() }
     }
 
+    /// Statuses reaped before their child was registered: the spawner thread hands the pid
+    /// back to the loop a moment after the child started, and a quick child can be gone first.
+    private var unclaimed: [pid_t: ExitReason] = [:]
+
     fileprivate func register(_ child: ChildProcess) {
         children[child.pid] = child
-        // A child that exited before registration was reaped by nobody yet: look now.
         reap()
+        if let reason = unclaimed.removeValue(forKey: child.pid) {
+            children[child.pid] = nil
+            child.reaped(reason)
+        }
     }
 
     private func reap() {
@@ -172,7 +157,11 @@ public final class ChildReaper {
             let pid = waitpid(-1, &status, WNOHANG)
             if pid < 0, errno == EINTR { continue }
             guard pid > 0 else { return }
-            guard let reason = ExitReason(waitStatus: status), let child = children.removeValue(forKey: pid) else { continue }
+            guard let reason = ExitReason(waitStatus: status) else { continue }
+            guard let child = children.removeValue(forKey: pid) else {
+                unclaimed[pid] = reason
+                continue
+            }
             child.reaped(reason)
         }
     }

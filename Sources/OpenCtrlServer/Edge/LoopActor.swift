@@ -5,9 +5,10 @@ import Synchronization
 /// The global actor whose executor is the libevent loop thread.
 ///
 /// Everything that touches libevent, the registry or a connection is `@LoopActor`, so the
-/// compiler keeps that state on the loop thread. Work from other threads (the state writer)
-/// comes back with `Task { @LoopActor in … }`, which enqueues onto this executor and wakes
-/// the loop through a libevent event.
+/// compiler keeps that state on the loop thread. Work from other threads (the state writer,
+/// the spawner) comes back through `LoopActor.schedule`, which queues it on this executor and
+/// wakes the loop through a libevent event. (A `Task` started on a thread that is not the loop
+/// would first go through Swift's global executor and bring its thread pool to life.)
 @globalActor
 public actor LoopActor {
     public static let shared = LoopActor()
@@ -15,6 +16,20 @@ public actor LoopActor {
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
+    }
+
+    // Loop tasks prefer the loop as their task executor: a suspended task that resumes (a
+    // continuation answered by the state writer, say) first runs on a "generic" executor before
+    // it hops back to this actor, and without a preference that is Swift's global pool, whose
+    // threads would then exist just to bounce work back to the loop.
+    /// Starts a task on the loop that prefers the loop as its task executor (see above).
+    public static func task(_ body: @escaping @Sendable @LoopActor () async -> Void) {
+        Task(executorPreference: shared.executor) { await body() }
+    }
+
+    /// Runs `work` on the loop thread soon; callable from any thread.
+    public static func schedule(_ work: @escaping @Sendable @LoopActor () -> Void) {
+        shared.executor.schedule(work)
     }
 
     /// Runs `operation` synchronously from a C callback that libevent invoked on the loop
@@ -33,8 +48,8 @@ public actor LoopActor {
 ///
 /// `@unchecked Sendable` is justified by the two fields written once in `attach` (before any
 /// other thread can know the loop exists) and by the job queue living in a `Mutex`.
-final class LoopExecutor: SerialExecutor, @unchecked Sendable {
-    private let jobs = Mutex<[UnownedJob]>([])
+final class LoopExecutor: SerialExecutor, TaskExecutor, @unchecked Sendable {
+    private let jobs = Mutex<(jobs: [UnownedJob], closures: [@Sendable @LoopActor () -> Void])>(([], []))
     private var wake: OpaquePointer?
     private var thread: pthread_t?
 
@@ -46,15 +61,23 @@ final class LoopExecutor: SerialExecutor, @unchecked Sendable {
             Unmanaged<LoopExecutor>.fromOpaque(arg!).takeUnretainedValue().drain()
         }, arg)
         guard wake != nil else { return false }
-        if jobs.withLock({ !$0.isEmpty }) { event_active(wake, Int32(EV_READ), 1) }
+        if jobs.withLock({ !$0.jobs.isEmpty || !$0.closures.isEmpty }) { event_active(wake, Int32(EV_READ), 1) }
         return true
     }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let unowned = UnownedJob(job)
         let wasEmpty = jobs.withLock { queue in
-            queue.append(unowned)
-            return queue.count == 1
+            queue.jobs.append(unowned)
+            return queue.jobs.count + queue.closures.count == 1
+        }
+        if wasEmpty, let wake { event_active(wake, Int32(EV_READ), 1) }
+    }
+
+    func schedule(_ work: @escaping @Sendable @LoopActor () -> Void) {
+        let wasEmpty = jobs.withLock { queue in
+            queue.closures.append(work)
+            return queue.jobs.count + queue.closures.count == 1
         }
         if wasEmpty, let wake { event_active(wake, Int32(EV_READ), 1) }
     }
@@ -62,11 +85,14 @@ final class LoopExecutor: SerialExecutor, @unchecked Sendable {
     private func drain() {
         let batch = jobs.withLock { queue in
             let taken = queue
-            queue.removeAll(keepingCapacity: true)
+            queue.jobs.removeAll(keepingCapacity: true)
+            queue.closures.removeAll(keepingCapacity: true)
             return taken
         }
-        let me = asUnownedSerialExecutor()
-        for job in batch { job.runSynchronously(on: me) }
+        let serial = asUnownedSerialExecutor()
+        let task = asUnownedTaskExecutor()
+        for job in batch.jobs { job.runSynchronously(isolatedTo: serial, taskExecutor: task) }
+        for work in batch.closures { LoopActor.assumeIsolated { work() } }
     }
 
     func isOnLoopThread() -> Bool {

@@ -33,7 +33,7 @@ extension Master {
             return
         }
         inFlight += 1
-        Task { @LoopActor in
+        LoopActor.task {
             let response: Response
             do throws(APIError) {
                 response = try await self.handle(route, request)

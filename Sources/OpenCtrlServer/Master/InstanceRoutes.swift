@@ -29,7 +29,7 @@ extension Master {
         events.publish(.create, record)
         let outcome = await store.commit()
         // The response shows `stopped`; the start follows it (§8.4 "Our rule").
-        Task { @LoopActor in self.supervisor.send(.start(byOperator: false), to: instance) }
+        LoopActor.schedule { self.supervisor.send(.start(byOperator: false), to: instance) }
         try Self.requireSaved(outcome)
         return HTTPConventions.json(status: 201, object: record.jsonBytes)
     }
@@ -86,7 +86,7 @@ extension Master {
         case .reset, nil: nil
         }
         if let event {
-            Task { @LoopActor in self.supervisor.send(event, to: instance) }
+            LoopActor.schedule { self.supervisor.send(event, to: instance) }
         }
         if changed { try Self.requireSaved(await store.commit()) }
         return HTTPConventions.json(status: 200, object: snapshot.jsonBytes)

@@ -142,7 +142,7 @@ public final class Master {
     private func autoStart() {
         let ids = registry.sorted.filter { $0.id != InstanceRecord.keyRecordID && $0.restart }.map(\.id)
         guard !ids.isEmpty else { return }
-        Task { @LoopActor in
+        LoopActor.task {
             for (index, id) in ids.enumerated() {
                 if index > 0 { await self.loop.sleep(seconds: 0.1) }
                 guard !self.shuttingDown, let instance = self.registry.instance(id) else { continue }
@@ -177,7 +177,7 @@ public final class Master {
         shuttingDown = true
         server.stopAccepting()
         cpuSampler.stop()
-        Task { await self.shutdown() }
+        LoopActor.task { await self.shutdown() }
     }
 
     private func shutdown() async {

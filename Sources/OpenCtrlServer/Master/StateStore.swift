@@ -99,7 +99,7 @@ public final class StateStore {
             } catch {
                 result = .failure(error)
             }
-            Task { @LoopActor in self.finishBackgroundWrite(seq: seq, result: result) }
+            LoopActor.schedule { self.finishBackgroundWrite(seq: seq, result: result) }
         }
     }
 

@@ -106,24 +106,30 @@ final class Supervisor {
             send(.spawnFailed(.failed(reason)), to: instance)
             return
         }
-        do throws(SpawnError) {
-            let child = try ChildProcess.spawn(path: path, arguments: [bin, instance.record.url], loop: loop, reaper: reaper)
-            instance.child = child
-            instance.splitter = LineSplitter()
-            child.onOutput = { [unowned self, unowned instance] chunk in
-                instance.splitter.feed(chunk) { line in self.handleLine(line, of: instance) }
+        ChildProcess.spawn(path: path, arguments: [bin, instance.record.url], loop: loop, reaper: reaper) { [unowned self] result in
+            switch result {
+            case .success(let child):
+                self.attach(child, to: instance)
+                self.send(.spawned, to: instance)
+            case .failure(let error):
+                self.send(.spawnFailed(.failed(error.description)), to: instance)
             }
-            child.onExit = { [unowned self, unowned instance] reason, outputStillOpen in
-                instance.splitter.finish { line in self.handleLine(line, of: instance) }
-                if outputStillOpen {
-                    Log.info("Master.monitorInstance: output still open after exit, closing [\(instance.id)]")
-                }
-                instance.child = nil
-                self.send(.exited(reason), to: instance)
+        }
+    }
+
+    private func attach(_ child: ChildProcess, to instance: ManagedInstance) {
+        instance.child = child
+        instance.splitter = LineSplitter()
+        child.onOutput = { [unowned self, unowned instance] chunk in
+            instance.splitter.feed(chunk) { line in self.handleLine(line, of: instance) }
+        }
+        child.onExit = { [unowned self, unowned instance] reason, outputStillOpen in
+            instance.splitter.finish { line in self.handleLine(line, of: instance) }
+            if outputStillOpen {
+                Log.info("Master.monitorInstance: output still open after exit, closing [\(instance.id)]")
             }
-            send(.spawned, to: instance)
-        } catch {
-            send(.spawnFailed(.failed(error.description)), to: instance)
+            instance.child = nil
+            self.send(.exited(reason), to: instance)
         }
     }
 
