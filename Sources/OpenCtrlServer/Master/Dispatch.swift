@@ -32,6 +32,15 @@ extension Master {
             request.respond(APIError.unauthorized("Unauthorized: Invalid API key").response)
             return
         }
+        // Reads answer at once; only handlers that wait (for a write, a stop) need a task.
+        if request.method == .get, route != .events, route != .tcping {
+            do throws(APIError) {
+                request.respond(try read(route))
+            } catch {
+                request.respond(error.response)
+            }
+            return
+        }
         inFlight += 1
         LoopActor.task {
             let response: Response
@@ -45,17 +54,24 @@ extension Master {
         }
     }
 
+    private func read(_ route: Route) throws(APIError) -> Response {
+        switch route {
+        case .info: return infoResponse()
+        case .instances: return listInstances()
+        case .instance(let id): return try instanceRecord(id: id)
+        case .events, .tcping: throw Self.notYetServed
+        }
+    }
+
     private func handle(_ route: Route, _ request: Request) async throws(APIError) -> Response {
         switch route {
         case .info:
             switch request.method {
-            case .get: return infoResponse()
             case .post: return try await postInfo(request)
             default: throw .methodNotAllowed(allow: route.allowedMethods)
             }
         case .instances:
             switch request.method {
-            case .get: return listInstances()
             case .post: return try await createInstance(request)
             default: throw .methodNotAllowed(allow: route.allowedMethods)
             }

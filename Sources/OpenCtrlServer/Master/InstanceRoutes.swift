@@ -34,12 +34,18 @@ extension Master {
         return HTTPConventions.json(status: 201, object: record.jsonBytes)
     }
 
+    func instanceRecord(id: String) throws(APIError) -> Response {
+        guard !id.isEmpty else { throw .badRequest("instance ID is required") }
+        guard let record = registry[id] else { throw .notFound("instance not found") }
+        return HTTPConventions.json(status: 200, object: record.jsonBytes)
+    }
+
+    /// Every method but GET (answered by `instanceRecord`).
     func instanceDetail(id: String, request: Request, allow: String) async throws(APIError) -> Response {
         guard !id.isEmpty else { throw .badRequest("instance ID is required") }
         if id == InstanceRecord.keyRecordID { return try keyRecordRoute(request, allow: allow) }
         guard let instance = registry.instance(id) else { throw .notFound("instance not found") }
         switch request.method {
-        case .get: return HTTPConventions.json(status: 200, object: instance.record.jsonBytes)
         case .patch: return try await patchInstance(instance, body: request.body)
         case .put: return try await putInstance(instance, body: request.body)
         case .delete: return try await deleteInstance(instance)
@@ -49,8 +55,6 @@ extension Master {
 
     private func keyRecordRoute(_ request: Request, allow: String) throws(APIError) -> Response {
         switch request.method {
-        case .get:
-            return HTTPConventions.json(status: 200, object: registry.keyRecord.jsonBytes)
         case .put, .delete:
             throw .forbidden("Forbidden: API Key")
         case .patch:
