@@ -187,6 +187,8 @@ public final class Master {
         }
         // Grace (5 s) plus the kill and the 1 s output drain bound.
         await supervisor.shutdown(hurry: hurry, deadline: .now + .seconds(7))
+        // The children's final updates went out first; `shutdown` is the last event (§13.6).
+        events.publish(.shutdown, nil)
         switch await store.saveNow() {
         case .saved: Log.info("Master.shutdown: state saved: \(store.files.primary)")
         case .failed(let error): Log.info("Master.shutdown: save state failed: \(error)")
