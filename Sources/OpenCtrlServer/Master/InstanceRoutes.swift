@@ -120,7 +120,8 @@ extension Master {
     private func deleteInstance(_ instance: ManagedInstance) async throws(APIError) -> Response {
         supervisor.send(.delete, to: instance)
         await supervisor.settled(instance)
-        try Self.requireSaved(await store.commit())
+        // The removal noted its change; wait for a write that carries it.
+        try Self.requireSaved(await store.durable())
         return HTTPConventions.empty(status: 204)
     }
 

@@ -60,6 +60,19 @@ public final class StateStore {
         }
     }
 
+    /// Returns once every change noted so far is on disk (or a write carrying them failed),
+    /// for a request whose change was already noted by someone else (a deletion's removal):
+    /// a write already running may carry it, where `commit` would wait for the next one.
+    public func durable() async -> SaveOutcome {
+        let seq = changeSeq
+        guard seq > durableSeq else { return .saved }
+        return await withCheckedContinuation { done in
+            waiters.append((seq, done))
+            retryTimer.cancel()
+            startWriteIfNeeded()
+        }
+    }
+
     /// Writes the current snapshot on the loop thread, blocking it. Only for startup (before
     /// the loop serves anyone) and shutdown; waits for a background write to finish first.
     public func saveNow() async -> SaveOutcome {
