@@ -1,9 +1,10 @@
 """Acknowledged means durable for every instance change (CONTRACT §21.4): a `kill -9` right
-after the answer never loses what the answer confirmed."""
+after the answer never loses what the answer confirmed. Also the checkpoint-silence rule (T7),
+which needs 15–20 s of wall time."""
 
 from __future__ import annotations
 
-from instances_helpers import kit  # noqa: F401  (fixture)
+from instances_helpers import kit, pid_alive, read_pidfile  # noqa: F401  (kit is a fixture)
 
 
 def test_kill9_after_each_acknowledged_change_keeps_it(kit):
@@ -24,3 +25,19 @@ def test_kill9_after_each_acknowledged_change_keeps_it(kit):
     assert record["alias"] == "renamed"
     assert record["restart"] is False
     assert record["meta"]["tags"] == {"k": "v"}
+
+
+def test_checkpoint_silence_marks_error_and_keeps_the_process(kit):
+    """T7: running, at least one checkpoint in this run, then none for more than 15 s (checked
+    every 5 s) → `error`, live metrics kept, the child left running."""
+    kit.start()
+    pidfile = kit.pidfile()
+    created = kit.create(kit.url("quiet", checkpoints="1", pidfile=str(pidfile), sleep="120"))
+    iid = created["id"]
+    kit.patch(iid, {"restart": False})
+    snapshot = kit.wait(iid, lambda s: s["status"] == "running" and s["tcprx"] == 100, 10, "first checkpoint")
+    assert snapshot["ping"] == 5
+    errored = kit.wait_status(iid, "error", timeout=25)
+    assert errored["ping"] == 5 and errored["tcps"] == 3
+    pid, _ = read_pidfile(pidfile)
+    assert pid_alive(pid)
