@@ -31,7 +31,6 @@ public final class Master {
         cpuCount = affinityCPUCount()
         cpuSampler = CPUSampler(loop: loop)
         supervisor = Supervisor(loop: loop, bin: config.bin, registry: registry, store: store, events: events)
-        store.snapshot = { [unowned registry] in registry.sorted }
         server.onRequest = { [unowned self] in self.dispatch($0) }
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signals.append(SignalEvent(loop: loop, signal: number) { [unowned self] in self.beginShutdown() })
