@@ -59,9 +59,7 @@ public final class ChildProcess {
 
     /// Signals the whole process group (the child is its leader).
     public func signalGroup(_ signal: Int32) {
-        if kill(-pid, signal) != 0, errno == ESRCH, status == nil {
-            kill(pid, signal)
-        }
+        kill(-pid, signal)
     }
 
     private func startReading() {
