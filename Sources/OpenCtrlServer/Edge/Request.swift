@@ -74,6 +74,12 @@ public final class Request {
         }
     }
 
+    /// Gives up the request to a streaming reply; nil once responded.
+    fileprivate func takeForStreaming() -> OpaquePointer? {
+        defer { raw = nil }
+        return raw
+    }
+
     public func respond(_ response: Response) {
         guard let raw else { return }
         self.raw = nil
@@ -89,5 +95,26 @@ public final class Request {
             response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
         }
         evhttp_send_reply(raw, response.status, nil, nil)
+    }
+}
+
+extension Request {
+    /// Turns this request into a streaming reply with `headers` (sent at once); the stream owns
+    /// the request from here on. Nil when the client already went away.
+    func startStream(headers: [(name: String, value: String)], directWrites: Bool, writeTimeoutSeconds: Double) -> EventStream? {
+        guard let raw = takeForStreaming() else { return nil }
+        guard let connection = evhttp_request_get_connection(raw) else {
+            // Detached: replying is how a detached request is freed.
+            evhttp_send_reply(raw, 200, nil, nil)
+            return nil
+        }
+        if let output = evhttp_request_get_output_headers(raw) {
+            for header in headers { evhttp_add_header(output, header.name, header.value) }
+        }
+        guard let stream = EventStream(request: raw, connection: connection, directWrites: directWrites, writeTimeoutSeconds: writeTimeoutSeconds) else {
+            evhttp_send_reply(raw, 500, "Internal Server Error", nil)
+            return nil
+        }
+        return stream
     }
 }

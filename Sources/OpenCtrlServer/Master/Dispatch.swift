@@ -32,6 +32,10 @@ extension Master {
             request.respond(APIError.unauthorized("Unauthorized: Invalid API key").response)
             return
         }
+        if route == .events, request.method == .get {
+            openEventStream(request)
+            return
+        }
         // Reads answer at once; only handlers that wait (for a write, a stop) need a task.
         if request.method == .get, route != .events, route != .tcping {
             do throws(APIError) {

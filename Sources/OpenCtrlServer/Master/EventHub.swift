@@ -1,11 +1,291 @@
-/// The one place lifecycle, log and registry events are published (CONTRACT §13.4), so the
-/// Server-Sent Events stream has a single seam to attach to. This build has no stream yet:
-/// publishing reaches no subscriber.
+/// The event stream's fan-out (CONTRACT §13): every lifecycle, registry and log event is
+/// encoded once, kept in the resume ring, and appended as the same bytes to every watcher.
+///
+/// Events published during one turn of the loop are gathered into one batch and written at
+/// the end of the turn (or sooner when the batch grows large), so a flood of log lines costs
+/// each watcher one `send` per batch. A watcher is a buffer append, never a task or a queue of
+/// its own; what it cannot take yet waits in its connection's output buffer, bounded by the
+/// skip and disconnect rules of §13.5 (`LogPressure`, `limits`).
 @LoopActor
 final class EventHub {
-    enum Kind: String {
-        case create, update, delete, log, shutdown
+    struct Limits {
+        var heartbeatSeconds: Double = 15
+        var stallSeconds: Double = 10
+        var hardCap = 1 << 20
     }
 
-    func publish(_ kind: Kind, _ record: InstanceRecord?, logs: String = "") {}
+    let boot = Identifiers.eventBootID()
+    let limits: Limits
+    /// False on TLS, where bytes must go through the connection's bufferevent.
+    let directWrites: Bool
+    private var sequence: UInt64 = 0
+    private var ring = EventRing()
+    private var batch = EventBatch()
+    private var watchers: [Watcher] = []
+    /// Each instance's encoded object, reused until the record changes: a `log` event per line
+    /// then costs no instance encoding.
+    private var encodedInstances: [String: (record: InstanceRecord, json: [UInt8])] = [:]
+    private var flushScheduled = false
+    private var flusher: Wakeup?
+    private var sweeper: Timer?
+    /// A batch this large is written at once instead of at the end of the turn.
+    static let flushThreshold = 128 * 1024
+
+    init(loop: Loop, limits: Limits, directWrites: Bool) {
+        self.limits = limits
+        self.directWrites = directWrites
+        flusher = Wakeup(loop: loop) { [unowned self] in self.flush() }
+        let sweeper = Timer(loop: loop) { [unowned self] in self.sweep() }
+        self.sweeper = sweeper
+        sweeper.schedule(after: sweepInterval)
+    }
+
+    private var sweepInterval: Double { min(1, limits.heartbeatSeconds / 2) }
+
+    var watcherCount: Int { watchers.count }
+
+    // MARK: publishing
+
+    func publish(_ type: EventType, _ record: InstanceRecord?, logs: String = "") {
+        var logs = logs
+        logs.withUTF8 { publish(type, record, logBytes: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// A child's output line as it came (not necessarily UTF-8).
+    func publishLog(_ record: InstanceRecord, line: UnsafeRawBufferPointer) {
+        publish(.log, record, logBytes: line)
+    }
+
+    private func publish(_ type: EventType, _ record: InstanceRecord?, logBytes: UnsafeRawBufferPointer) {
+        sequence += 1
+        let id = EventID(boot: boot, sequence: sequence).text
+        let frame = EventFrame.encode(id: id, type: type, time: RFC3339.now(), instance: record.map(encoded), logs: logBytes)
+        if type == .delete, let record { encodedInstances[record.id] = nil }
+        ring.append(sequence: sequence, isLog: type.isLog, frame: frame)
+        guard !watchers.isEmpty else { return }
+        batch.append(frame: frame, isLog: type.isLog)
+        if batch.bytes.count >= Self.flushThreshold {
+            flush()
+        } else if !flushScheduled {
+            flushScheduled = true
+            flusher?.activate()
+        }
+    }
+
+    private func encoded(_ record: InstanceRecord) -> [UInt8] {
+        if let cached = encodedInstances[record.id], cached.record == record { return cached.json }
+        let json = record.jsonBytes
+        encodedInstances[record.id] = (record, json)
+        return json
+    }
+
+    // MARK: watchers
+
+    /// Registers a watcher: `retry`, one `initial` per record, then the resume replay or gap
+    /// notice (§13.3, §13.5). Events published before this call were already flushed to the
+    /// watchers that existed then, so everything this one receives later is newer than its
+    /// snapshot.
+    func subscribe(_ stream: EventStream, records: [InstanceRecord], lastEventID: String?) {
+        flush()
+        let watcher = Watcher(stream: stream)
+        var frames = EventFrame.retry
+        for record in records {
+            frames += EventFrame.encode(id: nil, type: .initial, time: RFC3339.now(), instance: encoded(record))
+        }
+        switch ring.plan(lastEventID: lastEventID, boot: boot) {
+        case .none:
+            break
+        case .gap:
+            frames += EventFrame.encode(id: nil, type: .log, time: RFC3339.now(), instance: nil, logs: LogPressure.resumeGapNotice)
+        case .replay(let sequences):
+            for s in sequences { if let entry = ring[s] { frames += entry.frame } }
+        }
+        watcher.send(frame: frames)
+        stream.flushNow()
+        watcher.allowance = stream.pending
+        stream.onClientGone = { [unowned self, unowned watcher] in self.remove(watcher) }
+        watcher.index = watchers.count
+        watchers.append(watcher)
+    }
+
+    private func remove(_ watcher: Watcher) {
+        guard let index = watcher.index else { return }
+        watcher.index = nil
+        let last = watchers.removeLast()
+        if last !== watcher {
+            watchers[index] = last
+            last.index = index
+        }
+    }
+
+    /// Sends `shutdown` to every watcher and ends their streams (master shutdown, key
+    /// rotation: CONTRACT §4.4, §13.6). A watcher that cannot take the event without passing
+    /// its cap is dropped without it.
+    func shutdownAll() {
+        flush()
+        sequence += 1
+        let frame = EventFrame.encode(id: EventID(boot: boot, sequence: sequence).text, type: .shutdown, time: RFC3339.now(), instance: nil)
+        ring.append(sequence: sequence, isLog: false, frame: frame)
+        let all = watchers
+        watchers.removeAll()
+        for watcher in all {
+            watcher.index = nil
+            if watcher.stream.pending + frame.count > limits.hardCap + watcher.allowance {
+                watcher.stream.abort()
+            } else {
+                watcher.send(frame: frame)
+                watcher.stream.end()
+            }
+        }
+    }
+
+    // MARK: delivery
+
+    private func flush() {
+        flushScheduled = false
+        guard !batch.isEmpty else { return }
+        let now = ContinuousClock.now
+        for watcher in watchers { deliver(to: watcher, now: now) }
+        batch.removeAll()
+        dropOverCap()
+    }
+
+    private func deliver(to watcher: Watcher, now: ContinuousClock.Instant) {
+        let stream = watcher.stream
+        guard stream.isOpen else { return }
+        if let skipped = watcher.pressure.caughtUp(pending: stream.pending) {
+            watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: RFC3339.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
+        }
+        batch.bytes.withUnsafeBytes { all in
+            if watcher.pressure.skipping {
+                watcher.pressure.skip(batch.logCount)
+                for i in batch.stateSegments { watcher.enqueue(batch.segments[i], of: all) }
+                return
+            }
+            var first = 0
+            if stream.chunked {
+                // Most watchers keep up: the socket takes the whole batch in one call.
+                let sent = stream.trySend(all)
+                if sent == all.count { return }
+                while batch.segments[first].range.upperBound <= sent { first += 1 }
+                if sent > batch.segments[first].offset {
+                    stream.enqueue(UnsafeRawBufferPointer(rebasing: all[sent..<batch.segments[first].range.upperBound]))
+                    first += 1
+                }
+            }
+            watcher.enqueueAdmitted(batch.segments[first...], of: all)
+        }
+        watcher.lastOutput = now
+    }
+
+    /// Disconnects watchers whose held output passed the hard cap (§13.5).
+    private func dropOverCap() {
+        var index = 0
+        while index < watchers.count {
+            let watcher = watchers[index]
+            let pending = watcher.stream.pending
+            if pending < limits.hardCap { watcher.allowance = 0 }
+            if pending > limits.hardCap + watcher.allowance {
+                disconnect(watcher, reason: "pending output over \(limits.hardCap >> 20) MiB")
+            } else {
+                index += 1
+            }
+        }
+    }
+
+    private func disconnect(_ watcher: Watcher, reason: String) {
+        remove(watcher)
+        watcher.stream.abort()
+        Log.info("Master.handleSSE: watcher disconnected: \(reason)")
+    }
+
+    /// Heartbeats, gap notices for watchers that caught up while no event was published, and
+    /// the no-progress rule.
+    private func sweep() {
+        let now = ContinuousClock.now
+        var index = 0
+        while index < watchers.count {
+            let watcher = watchers[index]
+            let stream = watcher.stream
+            watcher.checkProgress(now: now)
+            if now - watcher.lastProgress > .seconds(limits.stallSeconds) {
+                disconnect(watcher, reason: "no progress for \(Int(limits.stallSeconds)) s")
+                continue
+            }
+            if let skipped = watcher.pressure.caughtUp(pending: stream.pending) {
+                watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: RFC3339.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
+                watcher.lastOutput = now
+            }
+            if now - watcher.lastOutput >= .seconds(limits.heartbeatSeconds) {
+                watcher.send(frame: EventFrame.retry)
+                watcher.lastOutput = now
+            }
+            index += 1
+        }
+        sweeper?.schedule(after: sweepInterval)
+    }
+}
+
+/// One connected `/events` client.
+@LoopActor
+private final class Watcher {
+    let stream: EventStream
+    var pressure = LogPressure()
+    /// Position in the hub's list, nil once removed.
+    var index: Int?
+    /// Bytes of the initial snapshot and replay still allowed above the hard cap: a watcher
+    /// is not dropped for the size of its own snapshot.
+    var allowance = 0
+    var lastOutput = ContinuousClock.now
+    private(set) var lastProgress = ContinuousClock.now
+    private var drained = 0
+
+    init(stream: EventStream) {
+        self.stream = stream
+    }
+
+    /// Sends or queues one frame, with chunk framing when the reply is chunked.
+    func send(frame: [UInt8]) {
+        stream.write(stream.chunked ? EventBatch.chunk(frame) : frame)
+    }
+
+    func enqueue(_ segment: EventBatch.Segment, of batch: UnsafeRawBufferPointer) {
+        let range = stream.chunked ? segment.range : segment.frameRange
+        stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[range]))
+    }
+
+    /// Queues the segments, skipping `log` events while the backlog is over the skip mark;
+    /// adjacent admitted segments go in as one append.
+    func enqueueAdmitted(_ segments: ArraySlice<EventBatch.Segment>, of batch: UnsafeRawBufferPointer) {
+        guard stream.chunked else {
+            for segment in segments where !segment.isLog || pressure.admitLog(pending: stream.pending) {
+                enqueue(segment, of: batch)
+            }
+            return
+        }
+        var run: Range<Int>?
+        for segment in segments {
+            if segment.isLog, !pressure.admitLog(pending: stream.pending + (run?.count ?? 0)) {
+                if let r = run { stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[r])) }
+                run = nil
+                continue
+            }
+            if let r = run, r.upperBound == segment.offset {
+                run = r.lowerBound..<segment.range.upperBound
+            } else {
+                if let r = run { stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[r])) }
+                run = segment.range
+            }
+        }
+        if let r = run { stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[r])) }
+    }
+
+    /// Progress means the client took bytes since the last check, or has nothing waiting.
+    func checkProgress(now: ContinuousClock.Instant) {
+        let total = stream.enqueuedTotal - stream.pending
+        if total != drained || stream.pending == 0 {
+            drained = total
+            lastProgress = now
+        }
+    }
 }

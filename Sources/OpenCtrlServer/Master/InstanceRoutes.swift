@@ -43,7 +43,7 @@ extension Master {
     /// Every method but GET (answered by `instanceRecord`).
     func instanceDetail(id: String, request: Request, allow: String) async throws(APIError) -> Response {
         guard !id.isEmpty else { throw .badRequest("instance ID is required") }
-        if id == InstanceRecord.keyRecordID { return try keyRecordRoute(request, allow: allow) }
+        if id == InstanceRecord.keyRecordID { return try await keyRecordRoute(request, allow: allow) }
         guard let instance = registry.instance(id) else { throw .notFound("instance not found") }
         switch request.method {
         case .patch: return try await patchInstance(instance, body: request.body)
@@ -53,14 +53,13 @@ extension Master {
         }
     }
 
-    private func keyRecordRoute(_ request: Request, allow: String) throws(APIError) -> Response {
+    private func keyRecordRoute(_ request: Request, allow: String) async throws(APIError) -> Response {
         switch request.method {
         case .put, .delete:
             throw .forbidden("Forbidden: API Key")
         case .patch:
             if try InstanceRequests.keyRecordPatchRequestsRotation(body: request.body) {
-                // Key rotation arrives with the event stream work (§4.4).
-                throw Self.notYetServed
+                return try await rotateKey()
             }
             return HTTPConventions.json(status: 200, object: registry.keyRecord.jsonBytes)
         default:

@@ -13,12 +13,15 @@ public final class Master {
     let cpuCount: Int
     let hostMetrics = HostMetricsCache()
     let cpuSampler: CPUSampler
-    let events = EventHub()
+    let events: EventHub
     let supervisor: Supervisor
     var shuttingDown = false
     /// Requests handed to a handler and not answered yet; shutdown lets them finish.
     var inFlight = 0
     private var hurry = false
+    /// Key rotations run one at a time.
+    var rotating = false
+    var rotationWaiters: [CheckedContinuation<Void, Never>] = []
     private var signals: [SignalEvent] = []
 
     init(config: MasterURL, loop: Loop, registry: Registry, store: StateStore, server: HTTPServer, startedAt: ContinuousClock.Instant) {
@@ -30,6 +33,7 @@ public final class Master {
         self.startedAt = startedAt
         cpuCount = affinityCPUCount()
         cpuSampler = CPUSampler(loop: loop)
+        events = EventHub(loop: loop, limits: Self.eventLimits(), directWrites: true)
         supervisor = Supervisor(loop: loop, bin: config.bin, registry: registry, store: store, events: events)
         server.onRequest = { [unowned self] in self.dispatch($0) }
         for number in [SIGINT, SIGTERM, SIGHUP] {
@@ -90,7 +94,7 @@ public final class Master {
         }
         let registry = Registry(records: loaded.map(Self.normalizedAfterBoot))
         let store = StateStore(files: files, fs: fs, loop: loop, primaryKnownGood: knownGood)
-        store.snapshot = { [unowned registry] in registry.sorted }
+        store.snapshot = { [unowned registry] in registry.persisted }
         if rewritePrimary {
             store.markChanged()
             _ = store.saveBeforeLoop()
@@ -187,7 +191,7 @@ public final class Master {
         // Grace (5 s) plus the kill and the 1 s output drain bound.
         await supervisor.shutdown(hurry: hurry, deadline: .now + .seconds(7))
         // The children's final updates went out first; `shutdown` is the last event (§13.6).
-        events.publish(.shutdown, nil)
+        events.shutdownAll()
         switch await store.saveNow() {
         case .saved: Log.info("Master.shutdown: state saved: \(store.files.primary)")
         case .failed(let error): Log.info("Master.shutdown: save state failed: \(error)")
@@ -218,6 +222,17 @@ public final class Master {
         let values = raw.split(separator: ",").compactMap { Double($0) }
         guard values.count == 3, values.allSatisfy({ $0 > 0 }) else { return limits }
         (limits.headerTimeoutSeconds, limits.bodyTimeoutSeconds, limits.idleTimeoutSeconds) = (values[0], values[1], values[2])
+        return limits
+    }
+
+    /// The §13.5 heartbeat and no-progress intervals, shortened only when the test suite sets
+    /// `OPENCTRL_TEST_SSE_TIMING=<heartbeat>,<stall>` (seconds; documented in docs/master.md).
+    private static func eventLimits() -> EventHub.Limits {
+        var limits = EventHub.Limits()
+        guard let raw = getenv("OPENCTRL_TEST_SSE_TIMING").map({ String(cString: $0) }) else { return limits }
+        let values = raw.split(separator: ",").compactMap { Double($0) }
+        guard values.count == 2, values.allSatisfy({ $0 > 0 }) else { return limits }
+        (limits.heartbeatSeconds, limits.stallSeconds) = (values[0], values[1])
         return limits
     }
 

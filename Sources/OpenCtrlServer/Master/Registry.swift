@@ -12,6 +12,10 @@ public final class Registry {
         }
     }
 
+    /// A rotated key being saved (CONTRACT §4.4): written to the state file before it replaces
+    /// the key clients must present.
+    var rotatingKey: String?
+
     /// The current API key; read on every request, so a rotation applies at once.
     var apiKey: String { keyRecord.url }
 
@@ -42,6 +46,13 @@ public final class Registry {
 
     /// Every record clients and the state file see, in byte order of ID (`********` first,
     /// CONTRACT §8.3); records flagged as deleted are never listed or written (§8.8).
+    /// What the state file holds: `sorted`, with a key being rotated already in place.
+    var persisted: [InstanceRecord] {
+        var records = sorted
+        if let rotatingKey { records[0].url = rotatingKey }
+        return records
+    }
+
     var sorted: [InstanceRecord] {
         [keyRecord] + instances.values.filter { !$0.lifecycle.isDeleted }.map(\.record).sorted { bytesLess($0.id, $1.id) }
     }

@@ -149,7 +149,7 @@ final class Supervisor {
         }
         mirror.mirror(line, id: instance.id)
         guard !line.isEmpty, !instance.lifecycle.isDeleted else { return }
-        events.publish(.log, instance.record, logs: String(decoding: line, as: UTF8.self))
+        events.publishLog(instance.record, line: line)
     }
 
     // MARK: periodic work

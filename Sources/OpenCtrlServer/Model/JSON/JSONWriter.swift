@@ -33,6 +33,17 @@ public struct JSONWriter: Sendable {
         }
     }
 
+    /// Appends already-encoded JSON (a cached instance object) verbatim.
+    public mutating func encoded(_ json: [UInt8]) {
+        json.withUnsafeBufferPointer { append(CopiedBytes(source: $0)) }
+    }
+
+    /// Appends text the caller knows needs no escaping (an event id, a type name), unquoted.
+    public mutating func ascii(_ s: String) {
+        var s = s
+        s.withUTF8 { append(CopiedBytes(source: $0)) }
+    }
+
     public mutating func int(_ v: Int64) {
         append(Digits(magnitude: v.magnitude, negative: v < 0))
     }

@@ -1,0 +1,111 @@
+/// Server-Sent Events frames (CONTRACT §13.2): `[id: <id>\n]event: instance\ndata: <json>\n\n`,
+/// where the JSON is `{"type":…,"time":…,"instance":…,"logs":…}` on one line.
+///
+/// A frame is encoded once and the same bytes go to every watcher, so everything here works on
+/// finished byte arrays: the instance object arrives already encoded (and cached by the caller).
+public enum EventType: String, Sendable {
+    case initial, create, update, delete, log, shutdown
+
+    /// State events are never skipped for a slow watcher; `log` events may be (§13.5).
+    public var isLog: Bool { self == .log }
+}
+
+public enum EventFrame {
+    /// Every frame, from `id:` to the blank line, fits in this many bytes (§13.2 "Our rule").
+    public static let maxBytes = 65_000
+
+    /// The first bytes of every stream, and the heartbeat (§13.5).
+    public static let retry: [UInt8] = Array("retry: 3000\n\n".utf8)
+
+    /// A frame whose `logs` field is `logs` (raw bytes, possibly not UTF-8: invalid bytes become
+    /// `\ufffd` as Go writes them). A log line that would make the frame exceed `maxBytes` is cut
+    /// at a UTF-8 boundary and ends with ` [truncated <n> bytes]`, `n` counting the bytes cut.
+    public static func encode(
+        id: String?, type: EventType, time: String, instance: [UInt8]?, logs: UnsafeRawBufferPointer
+    ) -> [UInt8] {
+        let fixed = fixedLength(id: id, type: type, time: time, instance: instance)
+        let cut = LogCut(logs: logs.bindMemory(to: UInt8.self), budget: maxBytes - fixed)
+        var w = JSONWriter(reservingCapacity: fixed + cut.encodedLength)
+        if let id {
+            w.raw("id: ")
+            w.ascii(id)
+            w.raw("\n")
+        }
+        w.raw("event: instance\ndata: {\"type\":\"")
+        w.ascii(type.rawValue)
+        w.raw("\",\"time\":")
+        w.string(time)
+        w.raw(",\"instance\":")
+        if let instance { w.encoded(instance) } else { w.null() }
+        w.raw(",\"logs\":")
+        cut.write(into: &w)
+        w.raw("}\n\n")
+        return w.bytes
+    }
+
+    public static func encode(id: String?, type: EventType, time: String, instance: [UInt8]?, logs: String = "") -> [UInt8] {
+        var logs = logs
+        return logs.withUTF8 { encode(id: id, type: type, time: time, instance: instance, logs: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Bytes of the frame besides the quoted `logs` string.
+    private static func fixedLength(id: String?, type: EventType, time: String, instance: [UInt8]?) -> Int {
+        let idLine = id.map { 5 + $0.utf8.count } ?? 0
+        let syntax = "event: instance\ndata: {\"type\":\"".utf8.count + "\",\"time\":".utf8.count
+            + ",\"instance\":".utf8.count + ",\"logs\":".utf8.count + "}\n\n".utf8.count
+        return idLine + syntax + type.rawValue.utf8.count + JSONWriter.quotedLength(utf8: time.utf8)
+            + (instance?.count ?? 4)
+    }
+}
+
+/// Where a log line is cut so that its quoted form, marker included, fits a byte budget.
+struct LogCut {
+    private let logs: UnsafeBufferPointer<UInt8>
+    /// Bytes of `logs` kept; the rest is replaced by the marker.
+    let kept: Int
+    let encodedLength: Int
+
+    init(logs: UnsafeBufferPointer<UInt8>, budget: Int) {
+        self.logs = logs
+        let whole = JSONWriter.quotedLength(utf8: logs)
+        guard whole > budget else {
+            kept = logs.count
+            encodedLength = whole
+            return
+        }
+        // Escaping only grows text, so the quoted length of a prefix never shrinks as it grows:
+        // binary search for the longest prefix that fits with its marker.
+        var low = 0, high = logs.count - 1
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if Self.length(logs, keeping: mid) <= budget { low = mid } else { high = mid - 1 }
+        }
+        var keep = low
+        // Never split a valid multi-byte character: back up over continuation bytes to its lead
+        // (backing up only shrinks the text, but the marker's count can gain a digit).
+        var steps = 0
+        while keep > 0, logs[keep] & 0xC0 == 0x80, steps < 3 {
+            keep -= 1
+            steps += 1
+        }
+        while keep > 0, Self.length(logs, keeping: keep) > budget { keep -= 1 }
+        kept = keep
+        encodedLength = Self.length(logs, keeping: keep)
+    }
+
+    private static func marker(cut: Int) -> String { " [truncated \(cut) bytes]" }
+
+    private static func length(_ logs: UnsafeBufferPointer<UInt8>, keeping n: Int) -> Int {
+        JSONWriter.quotedLength(utf8: UnsafeBufferPointer(rebasing: logs[..<n])) + marker(cut: logs.count - n).utf8.count
+    }
+
+    func write(into w: inout JSONWriter) {
+        if kept == logs.count {
+            w.string(utf8: logs)
+        } else {
+            var text = Array(logs[..<kept])
+            text.append(contentsOf: Self.marker(cut: logs.count - kept).utf8)
+            w.string(utf8: text)
+        }
+    }
+}
