@@ -71,13 +71,14 @@ public final class ChildProcess {
 
     private func readAvailable() {
         withUnsafeTemporaryAllocation(byteCount: Self.readChunk, alignment: 16) { buffer in
-            // Two reads per wake-up, then yield to the other events: a flooding child is read
-            // at full speed without delaying requests by more than one chunk's work.
-            for _ in 0..<2 {
+            // One read per wake-up, then yield to the other events: a flooding child is still
+            // read at full speed (its descriptor stays ready) and requests wait at most one
+            // chunk's work.
+            while true {
                 let n = read(readFD, buffer.baseAddress, buffer.count)
                 if n > 0 {
                     onOutput(UnsafeRawBufferPointer(rebasing: buffer[..<n]))
-                    continue
+                    return
                 }
                 if n < 0, errno == EINTR { continue }
                 if n < 0, errno == EAGAIN || errno == EWOULDBLOCK { return }

@@ -50,6 +50,16 @@ public final class EventStream {
 
     public var isOpen: Bool { connection != nil }
 
+    /// Bytes the kernel holds for this client (sent but unacknowledged, or not yet sent).
+    public var kernelQueued: Int {
+        var count: Int32 = 0
+        guard isOpen, fd >= 0, ioctl(fd, UInt(TIOCOUTQ), &count) == 0 else { return 0 }
+        return Int(count)
+    }
+
+    /// Everything that left the output buffer for the kernel so far.
+    public var drainedTotal: Int { enqueuedTotal - pending }
+
     /// Bytes the master holds for this client (not counting what the kernel already took).
     public var pending: Int {
         isOpen ? evbuffer_get_length(output) : 0

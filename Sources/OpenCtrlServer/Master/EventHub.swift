@@ -19,6 +19,7 @@ final class EventHub {
     /// False on TLS, where bytes must go through the connection's bufferevent.
     let directWrites: Bool
     private var sequence: UInt64 = 0
+    private var clock = EventClock()
     private var ring = EventRing()
     private var batch = EventBatch()
     private var watchers: [Watcher] = []
@@ -58,8 +59,8 @@ final class EventHub {
 
     private func publish(_ type: EventType, _ record: InstanceRecord?, logBytes: UnsafeRawBufferPointer) {
         sequence += 1
-        let id = EventID(boot: boot, sequence: sequence).text
-        let frame = EventFrame.encode(id: id, type: type, time: RFC3339.now(), instance: record.map(encoded), logs: logBytes)
+        let id = EventID(boot: boot, sequence: sequence)
+        let frame = EventFrame.encode(id: id, type: type, time: clock.now(), instance: record.map(encoded), logs: logBytes)
         if type == .delete, let record { encodedInstances[record.id] = nil }
         ring.append(sequence: sequence, isLog: type.isLog, frame: frame)
         guard !watchers.isEmpty else { return }
@@ -90,13 +91,13 @@ final class EventHub {
         let watcher = Watcher(stream: stream)
         var frames = EventFrame.retry
         for record in records {
-            frames += EventFrame.encode(id: nil, type: .initial, time: RFC3339.now(), instance: encoded(record))
+            frames += EventFrame.encode(id: nil, type: .initial, time: clock.now(), instance: encoded(record))
         }
         switch ring.plan(lastEventID: lastEventID, boot: boot) {
         case .none:
             break
         case .gap:
-            frames += EventFrame.encode(id: nil, type: .log, time: RFC3339.now(), instance: nil, logs: LogPressure.resumeGapNotice)
+            frames += EventFrame.encode(id: nil, type: .log, time: clock.now(), instance: nil, logs: LogPressure.resumeGapNotice)
         case .replay(let sequences):
             for s in sequences { if let entry = ring[s] { frames += entry.frame } }
         }
@@ -124,7 +125,7 @@ final class EventHub {
     func shutdownAll() {
         flush()
         sequence += 1
-        let frame = EventFrame.encode(id: EventID(boot: boot, sequence: sequence).text, type: .shutdown, time: RFC3339.now(), instance: nil)
+        let frame = EventFrame.encode(id: EventID(boot: boot, sequence: sequence), type: .shutdown, time: clock.now(), instance: nil)
         ring.append(sequence: sequence, isLog: false, frame: frame)
         let all = watchers
         watchers.removeAll()
@@ -153,8 +154,11 @@ final class EventHub {
     private func deliver(to watcher: Watcher, now: ContinuousClock.Instant) {
         let stream = watcher.stream
         guard stream.isOpen else { return }
+        // A watcher that keeps up may have a little queued from the last batch: push it first,
+        // so the new batch can still go straight to the socket.
+        if !watcher.pressure.skipping, stream.pending > 0 { stream.flushNow() }
         if let skipped = watcher.pressure.caughtUp(pending: stream.pending) {
-            watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: RFC3339.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
+            watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: clock.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
         }
         batch.bytes.withUnsafeBytes { all in
             if watcher.pressure.skipping {
@@ -213,7 +217,7 @@ final class EventHub {
                 continue
             }
             if let skipped = watcher.pressure.caughtUp(pending: stream.pending) {
-                watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: RFC3339.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
+                watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: clock.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
                 watcher.lastOutput = now
             }
             if now - watcher.lastOutput >= .seconds(limits.heartbeatSeconds) {
@@ -239,6 +243,7 @@ private final class Watcher {
     var lastOutput = ContinuousClock.now
     private(set) var lastProgress = ContinuousClock.now
     private var drained = 0
+    private var kernelQueued = 0
 
     init(stream: EventStream) {
         self.stream = stream
@@ -280,12 +285,15 @@ private final class Watcher {
         if let r = run { stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[r])) }
     }
 
-    /// Progress means the client took bytes since the last check, or has nothing waiting.
+    /// Progress means the client took bytes since the last check (the kernel's queue for it
+    /// shrank, or our buffer moved into it), or nothing waits for it at all.
     func checkProgress(now: ContinuousClock.Instant) {
-        let total = stream.enqueuedTotal - stream.pending
-        if total != drained || stream.pending == 0 {
-            drained = total
+        let drainedNow = stream.drainedTotal
+        let queued = stream.kernelQueued
+        if drainedNow != drained || queued < kernelQueued || (queued == 0 && stream.pending == 0) {
             lastProgress = now
         }
+        drained = drainedNow
+        kernelQueued = queued
     }
 }

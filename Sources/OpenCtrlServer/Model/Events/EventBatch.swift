@@ -27,13 +27,17 @@ public struct EventBatch: Sendable {
 
     public mutating func append(frame: [UInt8], isLog: Bool) {
         let offset = bytes.count
-        let header = Self.chunkHeader(frame.count)
-        bytes.append(contentsOf: header)
+        var digits = 1
+        while frame.count >> (4 * digits) > 0 { digits += 1 }
+        for i in stride(from: digits - 1, through: 0, by: -1) { bytes.append(Self.hexDigits[(frame.count >> (4 * i)) & 15]) }
+        bytes.append(13)
+        bytes.append(10)
+        let headerLength = bytes.count - offset
         bytes.append(contentsOf: frame)
         bytes.append(13)
         bytes.append(10)
         if isLog { logCount += 1 } else { stateSegments.append(segments.count) }
-        segments.append(Segment(offset: offset, length: bytes.count - offset, headerLength: header.count, isLog: isLog))
+        segments.append(Segment(offset: offset, length: bytes.count - offset, headerLength: headerLength, isLog: isLog))
     }
 
     public mutating func removeAll() {
@@ -45,8 +49,17 @@ public struct EventBatch: Sendable {
 
     /// `<hex>\r\n` for a chunk of `length` bytes.
     public static func chunkHeader(_ length: Int) -> [UInt8] {
-        Array(String(length, radix: 16).utf8) + [13, 10]
+        precondition(length >= 0)
+        var digits: [UInt8] = []
+        var n = length
+        repeat {
+            digits.append(hexDigits[n & 15])
+            n >>= 4
+        } while n > 0
+        return digits.reversed() + [13, 10]
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     /// `frame` as one chunk, for control frames sent to a single watcher.
     public static func chunk(_ frame: [UInt8]) -> [UInt8] {

@@ -21,20 +21,22 @@ public enum EventFrame {
     /// `\ufffd` as Go writes them). A log line that would make the frame exceed `maxBytes` is cut
     /// at a UTF-8 boundary and ends with ` [truncated <n> bytes]`, `n` counting the bytes cut.
     public static func encode(
-        id: String?, type: EventType, time: String, instance: [UInt8]?, logs: UnsafeRawBufferPointer
+        id: EventID?, type: EventType, time: EventTime, instance: [UInt8]?, logs: UnsafeRawBufferPointer
     ) -> [UInt8] {
         let fixed = fixedLength(id: id, type: type, time: time, instance: instance)
         let cut = LogCut(logs: logs.bindMemory(to: UInt8.self), budget: maxBytes - fixed)
         var w = JSONWriter(reservingCapacity: fixed + cut.encodedLength)
         if let id {
             w.raw("id: ")
-            w.ascii(id)
+            w.ascii(id.boot)
+            w.raw(".")
+            w.uint(id.sequence)
             w.raw("\n")
         }
         w.raw("event: instance\ndata: {\"type\":\"")
         w.ascii(type.rawValue)
         w.raw("\",\"time\":")
-        w.string(time)
+        time.write(into: &w)
         w.raw(",\"instance\":")
         if let instance { w.encoded(instance) } else { w.null() }
         w.raw(",\"logs\":")
@@ -43,17 +45,26 @@ public enum EventFrame {
         return w.bytes
     }
 
-    public static func encode(id: String?, type: EventType, time: String, instance: [UInt8]?, logs: String = "") -> [UInt8] {
+    public static func encode(id: EventID?, type: EventType, time: EventTime, instance: [UInt8]?, logs: String = "") -> [UInt8] {
         var logs = logs
         return logs.withUTF8 { encode(id: id, type: type, time: time, instance: instance, logs: UnsafeRawBufferPointer($0)) }
     }
 
+    private static func decimalDigits(_ n: UInt64) -> Int {
+        var n = n, digits = 1
+        while n >= 10 {
+            n /= 10
+            digits += 1
+        }
+        return digits
+    }
+
     /// Bytes of the frame besides the quoted `logs` string.
-    private static func fixedLength(id: String?, type: EventType, time: String, instance: [UInt8]?) -> Int {
-        let idLine = id.map { 5 + $0.utf8.count } ?? 0
+    private static func fixedLength(id: EventID?, type: EventType, time: EventTime, instance: [UInt8]?) -> Int {
+        let idLine = id.map { 6 + $0.boot.utf8.count + decimalDigits($0.sequence) } ?? 0
         let syntax = "event: instance\ndata: {\"type\":\"".utf8.count + "\",\"time\":".utf8.count
             + ",\"instance\":".utf8.count + ",\"logs\":".utf8.count + "}\n\n".utf8.count
-        return idLine + syntax + type.rawValue.utf8.count + JSONWriter.quotedLength(utf8: time.utf8)
+        return idLine + syntax + type.rawValue.utf8.count + time.quotedCount
             + (instance?.count ?? 4)
     }
 }

@@ -38,6 +38,11 @@ public struct JSONWriter: Sendable {
         json.withUnsafeBufferPointer { append(CopiedBytes(source: $0)) }
     }
 
+    /// Appends bytes the caller knows are valid JSON at this point, verbatim.
+    public mutating func rawBytes(_ bytes: UnsafeBufferPointer<UInt8>) {
+        append(CopiedBytes(source: bytes))
+    }
+
     /// Appends text the caller knows needs no escaping (an event id, a type name), unquoted.
     public mutating func ascii(_ s: String) {
         var s = s

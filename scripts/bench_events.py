@@ -1,0 +1,411 @@
+"""Event-stream benchmarks (issue 4): idle watchers' memory, fan-out cost and latency, REST
+throughput with every watcher connected, and a log flood against one fast and 99 slow watchers.
+Loopback only; every phase is bounded in count and time and stops by itself.
+
+usage: bench_events.py <openctrl binary> <work dir> [--watchers N] [--events K]
+"""
+import argparse
+import http.client
+import json
+import multiprocessing as mp
+import os
+import re
+import resource
+import select
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("binary")
+parser.add_argument("work")
+parser.add_argument("--watchers", type=int, default=10000)
+parser.add_argument("--events", type=int, default=20)
+parser.add_argument("--procs", type=int, default=4)
+parser.add_argument("--flood-lines", type=int, default=200000)
+parser.add_argument("--slow", type=int, default=99)
+args = parser.parse_args()
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def start(bin_path, env=None):
+    # Each phase starts from an empty state directory (the master keeps it beside its binary).
+    subprocess.run(["rm", "-rf", os.path.join(os.path.dirname(args.binary), "gob")], check=True)
+    proc = subprocess.Popen([args.binary, f"master://127.0.0.1:0?bin={bin_path}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=dict(os.environ, **(env or {})), preexec_fn=raise_nofile)
+    port = key = None
+    log = []
+    while key is None:
+        line = proc.stderr.readline()
+        log.append(line)
+        m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+        m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
+        if m:
+            key = m.group(1)
+
+    def drain():
+        for line in proc.stderr:
+            log.append(line)
+    threading.Thread(target=drain, daemon=True).start()
+    return proc, port, key, log
+
+
+class Client:
+    def __init__(self, port, key):
+        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.key = key
+
+    def call(self, method, path, body=None):
+        self.c.request(method, "/api/v2" + path, body=json.dumps(body) if body is not None else None,
+                       headers={"X-API-Key": self.key})
+        r = self.c.getresponse()
+        data = r.read()
+        return r.status, (json.loads(data) if data else None)
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kib(pid):
+    return int(re.search(r"VmRSS:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+
+def sse_request(key):
+    return (f"GET /api/v2/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n").encode()
+
+
+MARK = re.compile(rb'"alias":"bench-(\d+)"')
+
+
+def watcher_proc(port, key, count, source_ip, pipe):
+    """Holds `count` watchers; records when each sees the `bench-<k>` alias of each update."""
+    raise_nofile()
+    socks = []
+    request = sse_request(key)
+    for _ in range(count):
+        s = socket.socket()
+        s.bind((source_ip, 0))
+        s.connect(("127.0.0.1", port))
+        s.sendall(request)
+        s.setblocking(False)
+        socks.append(s)
+    ep = select.epoll(len(socks))
+    by_fd = {}
+    for s in socks:
+        ep.register(s.fileno(), select.EPOLLIN)
+        by_fd[s.fileno()] = [s, b"", set()]
+    pipe.send("connected")
+    seen = {}
+    closed = 0
+    while True:
+        if pipe.poll():
+            if pipe.recv() == "stop":
+                break
+        for fd, _ in ep.poll(0.02):
+            entry = by_fd[fd]
+            try:
+                data = entry[0].recv(262144)
+            except BlockingIOError:
+                continue
+            now = time.monotonic()
+            if not data:
+                ep.unregister(fd)
+                closed += 1
+                continue
+            text = entry[1] + data
+            for m in MARK.finditer(text):
+                k = int(m.group(1))
+                if k not in entry[2]:
+                    entry[2].add(k)
+                    seen.setdefault(k, []).append(now)
+            entry[1] = text[-48:]
+    pipe.send((seen, closed))
+    for s in socks:
+        s.close()
+
+
+def fanout_phase():
+    idle = os.path.join(args.work, "idle-runtime")
+    proc, port, key, log = start(idle)
+    client = Client(port, key)
+    _, inst = client.call("POST", "/instances", {"url": "bench://fanout"})
+    iid = inst["id"]
+    time.sleep(1)
+
+    def patch_series(first, k, gap):
+        sent = {}
+        for i in range(first, first + k):
+            sent[i] = time.monotonic()
+            status, _ = client.call("PATCH", f"/instances/{iid}", {"alias": f"bench-{i}"})
+            assert status == 200
+            time.sleep(gap)
+        return sent
+
+    # Baseline: the same PATCHes with nobody watching (REST + state write cost).
+    cpu0 = cpu_seconds(proc.pid)
+    patch_series(100000, args.events, 0.2)
+    base_cpu = cpu_seconds(proc.pid) - cpu0
+    rss_before = rss_kib(proc.pid)
+
+    per_proc = [args.watchers // args.procs + (1 if i < args.watchers % args.procs else 0) for i in range(args.procs)]
+    pipes, workers = [], []
+    t0 = time.monotonic()
+    for i, n in enumerate(per_proc):
+        a, b = mp.Pipe()
+        w = mp.Process(target=watcher_proc, args=(port, key, n, f"127.0.0.{2 + i}", b))
+        w.start()
+        pipes.append(a)
+        workers.append(w)
+    for a in pipes:
+        assert a.recv() == "connected"
+    connect_s = time.monotonic() - t0
+    time.sleep(3)
+    rss_after = rss_kib(proc.pid)
+    print(f"watchers: {args.watchers} connected in {connect_s:.2f} s; master RSS {rss_before} -> {rss_after} KiB "
+          f"= {(rss_after - rss_before) * 1024 / args.watchers:.0f} bytes per idle watcher")
+
+    cpu0 = cpu_seconds(proc.pid)
+    sent = patch_series(1, args.events, 0.3)
+    time.sleep(1)
+    fan_cpu = cpu_seconds(proc.pid) - cpu0
+    print(f"fan-out: {args.events} updates to {args.watchers} watchers: master CPU {fan_cpu:.3f} s "
+          f"(baseline without watchers {base_cpu:.3f} s) = "
+          f"{(fan_cpu - base_cpu) / (args.events * args.watchers) * 1e6:.2f} us per watcher per event")
+
+    wrk = subprocess.run(["wrk", "-t2", "-c64", "-d5s", "--latency", "-H", f"X-API-Key: {key}",
+                          f"http://127.0.0.1:{port}/api/v2/info"], capture_output=True, text=True)
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", wrk.stdout)
+    p99 = re.search(r"99%\s+(\S+)", wrk.stdout)
+    print(f"GET /info with {args.watchers} watchers connected: {rps.group(1) if rps else '?'} req/s, p99 {p99.group(1) if p99 else '?'}")
+
+    results = []
+    closed = 0
+    for a in pipes:
+        a.send("stop")
+    for a in pipes:
+        seen, c = a.recv()
+        closed += c
+        results.append(seen)
+    for w in workers:
+        w.join(10)
+    p99s, maxes, complete = [], [], 0
+    for k, t_sent in sent.items():
+        lat = [(t - t_sent) * 1000 for seen in results for t in seen.get(k, [])]
+        if len(lat) == args.watchers:
+            complete += 1
+        if lat:
+            p99s.append(pct(lat, 0.99))
+            maxes.append(max(lat))
+    print(f"delivery: {complete}/{len(sent)} updates reached all {args.watchers} watchers ({closed} streams closed); "
+          f"latency from PATCH sent: p99 per update median {statistics.median(p99s):.1f} ms, worst p99 {max(p99s):.1f} ms, "
+          f"worst max {max(maxes):.1f} ms")
+    proc.terminate()
+    proc.wait(15)
+
+
+def flood_reader(port, key, pipe, expect):
+    """Reads as fast as it can and returns what it received after the flood."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(sse_request(key))
+    chunks = []
+    pipe.send("connected")
+    s.settimeout(0.5)
+    first = last = None
+    count = 0
+    idle = 0
+    while True:
+        try:
+            data = s.recv(1 << 20)
+        except socket.timeout:
+            idle += 1
+            if count >= expect or idle > 20:
+                break
+            continue
+        if not data:
+            break
+        idle = 0
+        now = time.monotonic()
+        n = data.count(b'"type":"log"')
+        if n:
+            first = first or now
+            last = now
+            count += n
+        chunks.append(data)
+    pipe.send((b"".join(chunks), first, last))
+
+
+def slow_readers(port, key, count, pipe, pace_bytes, drain_after):
+    raise_nofile()
+    socks = []
+    for _ in range(count):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        s.connect(("127.0.0.1", port))
+        s.sendall(sse_request(key))
+        s.setblocking(False)
+        socks.append([s, bytearray(), False])
+    pipe.send("connected")
+    start = time.monotonic()
+    while time.monotonic() - start < drain_after + 20:
+        fast = time.monotonic() - start > drain_after
+        for entry in socks:
+            if entry[2]:
+                continue
+            try:
+                data = entry[0].recv(1 << 20 if fast else pace_bytes)
+                if not data:
+                    entry[2] = True
+                entry[1] += data
+            except BlockingIOError:
+                pass
+        if pipe.poll():
+            break
+        time.sleep(0.001 if fast else 0.1)
+    pipe.send([(bytes(e[1]), e[2]) for e in socks])
+
+
+def parse_frames(blob):
+    """Frames of a chunked SSE body (headers skipped), as (id, payload dict)."""
+    body = blob.split(b"\r\n\r\n", 1)[1]
+    out, i = bytearray(), 0
+    while i < len(body):
+        j = body.find(b"\r\n", i)
+        if j < 0:
+            break
+        size = int(body[i:j], 16)
+        if j + 2 + size > len(body):
+            break  # the reader stopped inside this chunk
+        out += body[j + 2:j + 2 + size]
+        i = j + 2 + size + 2
+        if size == 0:
+            break
+    frames = []
+    for frame in bytes(out).split(b"\n\n"):
+        fid, data = None, None
+        for line in frame.split(b"\n"):
+            if line.startswith(b"id: "):
+                fid = line[4:].decode()
+            elif line.startswith(b"data: "):
+                data = json.loads(line[6:])
+        if data is not None:
+            frames.append((fid, data))
+    return frames
+
+
+def flood_phase():
+    lines = args.flood_lines
+    go = os.path.join(args.work, "flood-go")
+    if os.path.exists(go):
+        os.remove(go)
+    runtime = os.path.join(args.work, "flood-sse-runtime")
+    with open(runtime, "w") as f:
+        f.write("#!/usr/bin/env python3\nimport os, sys, time\n"
+                f"while not os.path.exists({go!r}): time.sleep(0.01)\n"
+                "out = sys.stdout\n"
+                f"n = {lines}\n"
+                "for block in range(0, n, 1000):\n"
+                "    out.write(''.join(f'flood line {i:07d} payload\\n' for i in range(block, min(n, block + 1000))))\n"
+                "    if block % 40000 == 0:\n"
+                "        out.write(f'CHECK_POINT|MODE=1|PING=5ms|POOL=1|TCPS=1|UDPS=1|TCPRX={block}|TCPTX=0|UDPRX=0|UDPTX=0\\n')\n"
+                "out.flush()\ntime.sleep(3600)\n")
+    os.chmod(runtime, 0o755)
+    proc, port, key, log = start(runtime)
+    client = Client(port, key)
+    _, inst = client.call("POST", "/instances", {"url": "bench://flood"})
+    time.sleep(0.5)
+
+    fa, fb = mp.Pipe()
+    fast = mp.Process(target=flood_reader, args=(port, key, fb, lines))
+    fast.start()
+    assert fa.recv() == "connected"
+    sa, sb = mp.Pipe()
+    slow = mp.Process(target=slow_readers, args=(port, key, args.slow, sb, 2048, 8.0))
+    slow.start()
+    assert sa.recv() == "connected"
+    time.sleep(1)
+
+    latencies, stop = [], threading.Event()
+
+    def rest():
+        c = Client(port, key)
+        while not stop.is_set():
+            t = time.monotonic()
+            c.call("GET", "/info")
+            latencies.append((time.monotonic() - t) * 1000)
+            time.sleep(0.002)
+    rt = threading.Thread(target=rest)
+    rt.start()
+    cpu0 = cpu_seconds(proc.pid)
+    open(go, "w").close()
+    blob, first, last = fa.recv()
+    flood_cpu = cpu_seconds(proc.pid) - cpu0
+    stop.set()
+    rt.join()
+    fast.join(10)
+    frames = parse_frames(blob)
+    if os.environ.get("BENCH_DUMP"):
+        open(os.environ["BENCH_DUMP"], "wb").write(blob)
+    logs = [d["logs"] for _, d in frames if d["type"] == "log" and d["instance"] is not None]
+    flood = [l for l in logs if l.startswith("flood line ")]
+    in_order = all(int(a.split()[2]) + 1 == int(b.split()[2]) for a, b in zip(flood, flood[1:]))
+    rate = len(flood) / (last - first) if first and last and last > first else float("nan")
+    print(f"flood: {len(flood)}/{lines} lines delivered to the fast watcher ({100 * len(flood) / lines:.1f}%), "
+          f"in order: {in_order}, {rate:,.0f} lines/s (first to last log frame), master CPU {flood_cpu:.2f} s")
+    print(f"REST during flood: {len(latencies)} GET /info, p50 {pct(latencies, 0.5):.1f} ms, p99 {pct(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms")
+
+    state_ids = [fid for fid, d in frames if fid and d["type"] != "log"]
+    time.sleep(9)
+    sa.send("stop")
+    slow_results = sa.recv()
+    slow.join(10)
+    connected = sum(1 for _, closed in slow_results if not closed)
+    correct = 0
+    got_state = 0
+    for blob_s, _ in slow_results:
+        fr = parse_frames(blob_s)
+        ids = {fid for fid, _ in fr if fid}
+        if all(sid in ids for sid in state_ids):
+            got_state += 1
+        received = sum(1 for _, d in fr if d["type"] == "log" and d["instance"] is not None and d["logs"].startswith("flood line "))
+        notices = [int(d["logs"].split()[2]) for _, d in fr if d["type"] == "log" and d["instance"] is None]
+        if sum(notices) + received == lines and notices:
+            correct += 1
+    print(f"slow watchers: {connected}/{args.slow} still connected, {got_state}/{args.slow} received every state event "
+          f"({len(state_ids)} seen by the fast watcher), {correct}/{args.slow} gap notices add up to the lines they missed")
+    disconnects = [l for l in log if "watcher disconnected" in l]
+    print(f"master log: {len(disconnects)} watcher disconnections" + (f" (first: {disconnects[0].strip()})" if disconnects else ""))
+    proc.terminate()
+    proc.wait(15)
+
+
+if __name__ == "__main__":
+    raise_nofile()
+    source = os.path.join(args.work, "idle.c")
+    with open(source, "w") as f:
+        f.write("#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
+    if subprocess.run(["gcc", "-O2", "-static", "-o", os.path.join(args.work, "idle-runtime"), source],
+                      capture_output=True).returncode != 0:
+        with open(os.path.join(args.work, "idle-runtime"), "w") as f:
+            f.write("#!/bin/sh\nexec sleep 3600\n")
+        os.chmod(os.path.join(args.work, "idle-runtime"), 0o755)
+    if os.environ.get("BENCH_ONLY") != "flood":
+        fanout_phase()
+    if os.environ.get("BENCH_ONLY") != "fanout":
+        flood_phase()
