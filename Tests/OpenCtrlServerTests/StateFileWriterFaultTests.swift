@@ -163,3 +163,120 @@ struct StateFileWriterFaultTests {
         }
     }
 }
+
+/// SQLite's "fail the N-th I/O" sweep: every operation a write makes fails in turn, with ENOSPC
+/// and with EIO, for the first write into a new directory and for a write that rotates the
+/// backup. The failures the writer tolerates by design (a failed `exists` skips the rotation, a
+/// cleanup `unlink` is best effort) let the write succeed; all others are reported. Either way
+/// the last good files still load, and the next write with the fault gone succeeds.
+extension StateFileWriterFaultTests {
+    enum Shape: Sendable { case first, rotating }
+
+    struct NthFailure: Sendable, CustomTestStringConvertible {
+        var shape: Shape
+        var n: Int
+        var step: String
+        var reported: Bool
+        var primaryAfter: Int?
+        var backupAfter: Int?
+        var line: UInt = #line
+        var testDescription: String { "\(shape) write, operation \(n): \(step)" }
+    }
+
+    static let firstWrite = [
+        "mkdir gob",
+        "open gob/openctrl.gob.tmp", "write gob/openctrl.gob.tmp",
+        "fsync gob/openctrl.gob.tmp", "close gob/openctrl.gob.tmp",
+        "rename gob/openctrl.gob.tmp gob/openctrl.gob",
+        "fsync dir gob", "fsync dir .",
+    ]
+
+    static let nthFailures: [NthFailure] = [
+        NthFailure(shape: .first, n: 1, step: "mkdir gob", reported: true),
+        NthFailure(shape: .first, n: 2, step: "open gob/openctrl.gob.tmp", reported: true),
+        NthFailure(shape: .first, n: 3, step: "write gob/openctrl.gob.tmp", reported: true),
+        NthFailure(shape: .first, n: 4, step: "fsync gob/openctrl.gob.tmp", reported: true),
+        NthFailure(shape: .first, n: 5, step: "close gob/openctrl.gob.tmp", reported: true),
+        NthFailure(shape: .first, n: 6, step: "rename gob/openctrl.gob.tmp gob/openctrl.gob", reported: true),
+        NthFailure(shape: .first, n: 7, step: "fsync dir gob", reported: true, primaryAfter: 1),
+        NthFailure(shape: .first, n: 8, step: "fsync dir .", reported: true, primaryAfter: 1),
+        NthFailure(shape: .rotating, n: 1, step: "mkdir gob", reported: true, primaryAfter: 2, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 2, step: "open gob/openctrl.gob.tmp", reported: true, primaryAfter: 2, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 3, step: "write gob/openctrl.gob.tmp", reported: true, primaryAfter: 2, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 4, step: "fsync gob/openctrl.gob.tmp", reported: true, primaryAfter: 2, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 5, step: "close gob/openctrl.gob.tmp", reported: true, primaryAfter: 2, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 6, step: "exists gob/openctrl.gob", reported: false, primaryAfter: 3, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 7, step: "unlink gob/openctrl.gob.backup.tmp", reported: false, primaryAfter: 3, backupAfter: 2),
+        NthFailure(shape: .rotating, n: 8, step: "link gob/openctrl.gob gob/openctrl.gob.backup.tmp", reported: true,
+                   primaryAfter: 2, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 9, step: "rename gob/openctrl.gob.backup.tmp gob/openctrl.gob.backup", reported: true,
+                   primaryAfter: 2, backupAfter: 1),
+        NthFailure(shape: .rotating, n: 10, step: "unlink gob/openctrl.gob.backup.tmp", reported: false, primaryAfter: 3, backupAfter: 2),
+        NthFailure(shape: .rotating, n: 11, step: "rename gob/openctrl.gob.tmp gob/openctrl.gob", reported: true,
+                   primaryAfter: 2, backupAfter: 2),
+        NthFailure(shape: .rotating, n: 12, step: "fsync dir gob", reported: true, primaryAfter: 3, backupAfter: 2),
+    ]
+
+    static func steps(_ shape: Shape) -> [String] { shape == .first ? firstWrite : rotatingWrite }
+
+    /// The call a trace entry records: its first word, except the two-word `fsync dir`.
+    static func operation(_ step: String) -> String {
+        step.hasPrefix("fsync dir") ? "fsync dir" : String(step.prefix { $0 != " " })
+    }
+
+    /// The table names every operation of both write shapes, in order, so "every N" is every N.
+    @Test(arguments: [Shape.first, .rotating])
+    func nthFailureTableCoversEveryOperation(_ shape: Shape) throws {
+        #expect(Self.nthFailures.filter { $0.shape == shape }.map(\.step) == Self.steps(shape))
+        #expect(Self.nthFailures.filter { $0.shape == shape }.map(\.n) == Array(1...Self.steps(shape).count))
+        try Fixture.withStateDirectory { root, files in
+            if shape == .rotating { try prepare(files) }
+            let fs = FaultyFileSystem(root: root)
+            try StateFileWriter.write(StateCodec.encode(Fixture.generation(3)), to: files,
+                                      primaryKnownGood: shape == .rotating, using: fs)
+            #expect(fs.trace == Self.steps(shape))
+        }
+    }
+
+    @Test(arguments: nthFailures, [ENOSPC, EIO])
+    func failingTheNthOperation(_ c: NthFailure, _ errno: Int32) throws {
+        let location = SourceLocation(fileID: #fileID, filePath: #filePath, line: Int(c.line), column: 1)
+        let steps = Self.steps(c.shape)
+        let name = Self.operation(steps[c.n - 1])
+        let call = try #require(FaultyFileSystem.Call(rawValue: name))
+        let nth = steps.prefix(c.n).filter { Self.operation($0) == name }.count
+        let knownGood = c.shape == .rotating
+        let (written, next) = knownGood ? (3, 4) : (1, 2)
+        try Fixture.withStateDirectory { root, files in
+            if knownGood { try prepare(files) }
+            let fs = FaultyFileSystem(root: root, fault: .init(call: call, nth: nth, errno: errno))
+            let target = String(steps[c.n - 1].split(separator: " ").last!)
+            do throws(SystemError) {
+                try StateFileWriter.write(StateCodec.encode(Fixture.generation(written)), to: files,
+                                          primaryKnownGood: knownGood, using: fs)
+                #expect(!c.reported, "the failure was not reported", sourceLocation: location)
+            } catch {
+                #expect(c.reported, "a tolerated failure was reported: \(error)", sourceLocation: location)
+                #expect(error == SystemError(op: name, path: target == "." ? root : root + "/" + target, errno: errno),
+                        sourceLocation: location)
+            }
+            #expect(Array(fs.trace.prefix(c.n)) == Array(steps.prefix(c.n)), sourceLocation: location)
+            #expect(fs.openDescriptors.isEmpty, "descriptor leaked", sourceLocation: location)
+            #expect(!Disk.exists(files.tmp) && !Disk.exists(files.backupTmp), "temporary file left", sourceLocation: location)
+            #expect(Fixture.generationIn(files.primary) == c.primaryAfter, sourceLocation: location)
+            #expect(Fixture.generationIn(files.backup) == c.backupAfter, sourceLocation: location)
+            let loaded = StateFileLoader.load(files, using: Fixture.posix, nowUnixSeconds: Fixture.bootTime)
+            #expect(loaded == c.primaryAfter.map { .loaded(records: Fixture.generation($0), from: files.primary) } ?? .fresh,
+                    sourceLocation: location)
+
+            // The store keeps its "known good" flag across a failure and sets it on success.
+            let knownGoodNext = knownGood || !c.reported
+            try StateFileWriter.write(StateCodec.encode(Fixture.generation(next)), to: files,
+                                      primaryKnownGood: knownGoodNext, using: Fixture.posix)
+            #expect(StateFileLoader.load(files, using: Fixture.posix, nowUnixSeconds: Fixture.bootTime)
+                == .loaded(records: Fixture.generation(next), from: files.primary), sourceLocation: location)
+            let backupNext = knownGoodNext && c.primaryAfter != nil ? c.primaryAfter : c.backupAfter
+            #expect(Fixture.generationIn(files.backup) == backupNext, sourceLocation: location)
+        }
+    }
+}
