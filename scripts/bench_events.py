@@ -91,56 +91,6 @@ def sse_request(key):
     return (f"GET /api/v2/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n").encode()
 
 
-MARK = re.compile(rb'"alias":"bench-(\d+)"')
-
-
-def watcher_proc(port, key, count, source_ip, pipe):
-    """Holds `count` watchers; records when each sees the `bench-<k>` alias of each update."""
-    raise_nofile()
-    socks = []
-    request = sse_request(key)
-    for _ in range(count):
-        s = socket.socket()
-        s.bind((source_ip, 0))
-        s.connect(("127.0.0.1", port))
-        s.sendall(request)
-        s.setblocking(False)
-        socks.append(s)
-    ep = select.epoll(len(socks))
-    by_fd = {}
-    for s in socks:
-        ep.register(s.fileno(), select.EPOLLIN)
-        by_fd[s.fileno()] = [s, b"", set()]
-    pipe.send("connected")
-    seen = {}
-    closed = 0
-    while True:
-        if pipe.poll():
-            if pipe.recv() == "stop":
-                break
-        for fd, _ in ep.poll(0.02):
-            entry = by_fd[fd]
-            try:
-                data = entry[0].recv(262144)
-            except BlockingIOError:
-                continue
-            now = time.monotonic()
-            if not data:
-                ep.unregister(fd)
-                closed += 1
-                continue
-            text = entry[1] + data
-            for m in MARK.finditer(text):
-                k = int(m.group(1))
-                if k not in entry[2]:
-                    entry[2].add(k)
-                    seen.setdefault(k, []).append(now)
-            entry[1] = text[-48:]
-    pipe.send((seen, closed))
-    for s in socks:
-        s.close()
-
-
 def fanout_phase():
     idle = os.path.join(args.work, "idle-runtime")
     proc, port, key, log = start(idle)
@@ -165,16 +115,12 @@ def fanout_phase():
     rss_before = rss_kib(proc.pid)
 
     per_proc = [args.watchers // args.procs + (1 if i < args.watchers % args.procs else 0) for i in range(args.procs)]
-    pipes, workers = [], []
     t0 = time.monotonic()
-    for i, n in enumerate(per_proc):
-        a, b = mp.Pipe()
-        w = mp.Process(target=watcher_proc, args=(port, key, n, f"127.0.0.{2 + i}", b))
-        w.start()
-        pipes.append(a)
-        workers.append(w)
-    for a in pipes:
-        assert a.recv() == "connected"
+    workers = [subprocess.Popen([watchers_bin, str(port), key, str(n), f"127.0.0.{2 + i}"],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+               for i, n in enumerate(per_proc)]
+    for w in workers:
+        assert w.stdout.readline().strip() == "connected"
     connect_s = time.monotonic() - t0
     time.sleep(3)
     rss_after = rss_kib(proc.pid)
@@ -197,14 +143,18 @@ def fanout_phase():
 
     results = []
     closed = 0
-    for a in pipes:
-        a.send("stop")
-    for a in pipes:
-        seen, c = a.recv()
-        closed += c
-        results.append(seen)
     for w in workers:
-        w.join(10)
+        w.stdin.close()
+    for w in workers:
+        seen = {}
+        for line in w.stdout:
+            parts = line.split()
+            if parts[0] == "seen":
+                seen.setdefault(int(parts[1]), []).append(int(parts[2]) / 1e9)
+            elif parts[0] == "closed":
+                closed += int(parts[1])
+        w.wait(10)
+        results.append(seen)
     p99s, maxes, complete = [], [], 0
     for k, t_sent in sent.items():
         lat = [(t - t_sent) * 1000 for seen in results for t in seen.get(k, [])]
@@ -405,6 +355,9 @@ if __name__ == "__main__":
         with open(os.path.join(args.work, "idle-runtime"), "w") as f:
             f.write("#!/bin/sh\nexec sleep 3600\n")
         os.chmod(os.path.join(args.work, "idle-runtime"), 0o755)
+    watchers_bin = os.path.join(args.work, "bench-watchers")
+    subprocess.run(["gcc", "-O2", "-o", watchers_bin, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_watchers.c")],
+                   check=True)
     if os.environ.get("BENCH_ONLY") != "flood":
         fanout_phase()
     if os.environ.get("BENCH_ONLY") != "fanout":
