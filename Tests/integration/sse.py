@@ -272,7 +272,9 @@ class SSEClient:
 
 
 class Collector:
-    """A fast reader on its own thread: every frame, until the stream ends or `stop()`."""
+    """A fast reader: a thread that only moves bytes from the socket into the client's buffer
+    (so the master never sees it lag), while frames are parsed on demand by the test thread.
+    Arrival times (`t`) of its frames are parse times."""
 
     def __init__(self, client: SSEClient):
         self.client = client
@@ -285,22 +287,35 @@ class Collector:
         self.thread.start()
 
     def _run(self) -> None:
+        sock = self.client.sock
         try:
             while not self._stop:
-                try:
-                    frame = self.client.next_frame(0.2)
-                except TimeoutError:
+                r, _, _ = select.select([sock], [], [], 0.2)
+                if not r:
                     continue
+                try:
+                    data = sock.recv(1 << 22)
+                except (ConnectionResetError, BrokenPipeError):
+                    data = b""
                 with self.cond:
-                    self.frames.append(frame)
+                    self.client.received += len(data)
+                    if not data:
+                        self.client.eof = True
+                        break
+                    self.client.raw += data
+                    self.client._dechunk()
                     self.cond.notify_all()
-        except StreamEnded:
-            pass
+                    if self.client.ended:
+                        break
         except BaseException as exc:  # surfaced by wait_for / stop
             self.error = exc
         with self.cond:
             self.done = True
             self.cond.notify_all()
+
+    def _parse(self) -> None:
+        while (frame := self.client._take_frame()) is not None:
+            self.frames.append(frame)
 
     def wait_for(self, pred, timeout: float, what: str = "frame") -> dict:
         """The first collected frame where `pred` holds, waiting up to `timeout`."""
@@ -308,6 +323,7 @@ class Collector:
         seen = 0
         with self.cond:
             while True:
+                self._parse()
                 for frame in self.frames[seen:]:
                     if pred(frame):
                         return frame
@@ -321,6 +337,7 @@ class Collector:
 
     def snapshot(self) -> list[dict]:
         with self.cond:
+            self._parse()
             return list(self.frames)
 
     def stop(self) -> list[dict]:

@@ -27,6 +27,7 @@ final class EventHub {
     /// then costs no instance encoding.
     private var encodedInstances: [String: (record: InstanceRecord, json: [UInt8])] = [:]
     private var flushScheduled = false
+    private var sweepCursor = 0
     private var flusher: Wakeup?
     private var sweeper: Timer?
     /// A batch this large is written at once instead of at the end of the turn.
@@ -204,12 +205,16 @@ final class EventHub {
     }
 
     /// Heartbeats, gap notices for watchers that caught up while no event was published, and
-    /// the no-progress rule.
+    /// the no-progress rule. Each tick visits a tenth of the watchers, so heartbeats due at
+    /// the same moment (every watcher got the same last event) spread over a second instead of
+    /// stalling the loop with one write per watcher at once.
     private func sweep() {
         let now = ContinuousClock.now
-        var index = 0
-        while index < watchers.count {
-            let watcher = watchers[index]
+        var remaining = (watchers.count + Self.sweepSlices - 1) / Self.sweepSlices
+        if sweepCursor >= watchers.count { sweepCursor = 0 }
+        while remaining > 0, sweepCursor < watchers.count {
+            remaining -= 1
+            let watcher = watchers[sweepCursor]
             let stream = watcher.stream
             watcher.checkProgress(now: now)
             if now - watcher.lastProgress > .seconds(limits.stallSeconds) {
@@ -224,10 +229,12 @@ final class EventHub {
                 watcher.send(frame: EventFrame.retry)
                 watcher.lastOutput = now
             }
-            index += 1
+            sweepCursor += 1
         }
-        sweeper?.schedule(after: sweepInterval)
+        sweeper?.schedule(after: sweepInterval / Double(Self.sweepSlices))
     }
+
+    private static let sweepSlices = 10
 }
 
 /// One connected `/events` client.
@@ -288,9 +295,13 @@ private final class Watcher {
     /// Progress means the client took bytes since the last check (the kernel's queue for it
     /// shrank, or our buffer moved into it), or nothing waits for it at all.
     func checkProgress(now: ContinuousClock.Instant) {
+        guard stream.pending > 0 else {
+            lastProgress = now
+            return
+        }
         let drainedNow = stream.drainedTotal
         let queued = stream.kernelQueued
-        if drainedNow != drained || queued < kernelQueued || (queued == 0 && stream.pending == 0) {
+        if drainedNow != drained || queued < kernelQueued {
             lastProgress = now
         }
         drained = drainedNow
