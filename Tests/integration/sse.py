@@ -21,10 +21,9 @@ class StreamEnded(Exception):
 
 
 def parse_frame(raw: bytes) -> dict:
-    """One frame (without its blank line) as {id, event, data, retry, raw, fields}.
-
-    `fields` keeps every `name: value` line in order so the tests can check the grammar;
-    `data` is the decoded JSON when the frame has exactly one data line."""
+    """One frame (without its blank line) as {id, event, data, retry, raw, t}: `raw` is the
+    frame's exact bytes with its blank line, `data` the decoded JSON when the frame has
+    exactly one data line, `t` when it was parsed (monotonic)."""
     fields = []
     for line in raw.split(b"\n"):
         name, _, value = line.partition(b":")
@@ -32,7 +31,7 @@ def parse_frame(raw: bytes) -> dict:
             value = value[1:]
         fields.append((name.decode("latin-1"), value))
     frame = {"id": None, "event": None, "data": None, "retry": None, "raw": raw + b"\n\n",
-             "fields": fields, "t": time.monotonic()}
+             "t": time.monotonic()}
     datas = [v for n, v in fields if n == "data"]
     for name, value in fields:
         if name in ("id", "event", "retry"):
@@ -48,21 +47,19 @@ class SSEClient:
 
     def __init__(self, port: int, path: str, key: str | None = None,
                  last_event_id: str | None = None, http10: bool = False,
-                 rcvbuf: int | None = None, method: str = "GET", extra: bytes = b"",
-                 timeout: float = TIMEOUT):
+                 rcvbuf: int | None = None, timeout: float = TIMEOUT):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
         version = "HTTP/1.0" if http10 else "HTTP/1.1"
-        lines = [f"{method} {path} {version}", "Host: 127.0.0.1", "Accept: text/event-stream"]
+        lines = [f"GET {path} {version}", "Host: 127.0.0.1", "Accept: text/event-stream"]
         if key is not None:
             lines.append(f"X-API-Key: {key}")
         if last_event_id is not None:
             lines.append(f"Last-Event-ID: {last_event_id}")
-        self.request = ("\r\n".join(lines) + "\r\n\r\n").encode() + extra
-        self.sock.sendall(self.request)
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self.raw = bytearray()
         self.body = bytearray()
         self.body_pos = 0
@@ -115,20 +112,6 @@ class SSEClient:
         self.raw = bytearray(rest)
         self._dechunk()
         return self.status
-
-    def read_body(self, timeout: float = TIMEOUT) -> bytes:
-        """The whole body of a non-stream reply (Content-Length or chunked)."""
-        if self.headers is None:
-            self.read_head(timeout)
-        deadline = time.monotonic() + timeout
-        length = self.headers.get("Content-Length")
-        if length is not None:
-            while len(self.body) < int(length) and not self.eof:
-                self._recv(deadline)
-            return bytes(self.body[: int(length)])
-        while not self.ended and not self.eof:
-            self._recv(deadline)
-        return bytes(self.body)
 
     def _dechunk(self) -> None:
         if not self.chunked:

@@ -13,7 +13,7 @@ from events_helpers import (  # noqa: F401  (ev, kit: fixtures)
     KEY_ID, RETRY, assert_frame_grammar, ev, go_json, kit,
 )
 from harness import CORS_HEADERS, assert_error
-from sse import is_log_of, kind, logs
+from sse import is_log_of, kind, logs, seq
 
 FRAME_LIMIT = 65000
 FRACTION = re.compile(r"T[\d:]+\.(\d+)")
@@ -141,29 +141,37 @@ def test_shutdown_follows_the_final_updates_then_the_stream_ends(ev):
 
 
 def test_long_log_line_is_truncated_to_the_frame_limit(ev):
-    """A 60,000-byte line of `<` escapes to 360,000 bytes, and 65,400 bytes of `€` (sent raw)
-    barely overflow: each frame is cut to at most 65,000 bytes, at a character boundary, with
-    the exact count of bytes cut."""
+    """A 60,000-byte line of `<` escapes to 360,000 bytes; 65,400 bytes of `€` (sent raw)
+    barely overflow; `€<` mixes both; and a record near its 32 KiB limit leaves less room for
+    the line. Each frame is cut to at most 65,000 bytes, at a character boundary, keeping as
+    much as fits, with the exact count of bytes cut."""
     ev.start()
     c = ev.watch_ready()
     iid, ctl = ev.child()
-    for char, count in (("<", 60000), ("€", 21800)):
-        ctl.send(f"long {count} {char}")
-        frame = c.read_until(lambda f: is_log_of(iid)(f) and logs(f).startswith(char))[-1]
+    big_tags = {f"k{i:03d}" + "a" * 196: "v" * 200 for i in range(70)}
+    cases = [("<", 60000, None), ("€", 21800, None), ("€<", 15000, None), ("<", 60000, big_tags)]
+    for unit, count, tags in cases:
+        if tags:
+            ev.kit.patch(iid, {"meta": {"tags": tags}})
+        ctl.send(f"long {count} {unit}")
+        frame = c.read_until(lambda f: is_log_of(iid)(f) and logs(f).startswith(unit))[-1]
         assert_frame_grammar(frame)
+        assert frame["data"]["instance"]["meta"]["tags"] == (tags or {})
         size = len(frame["raw"])
-        assert size <= FRAME_LIMIT, size
-        assert size > FRAME_LIMIT - 16, f"cut more than needed: {size}"
-        text = logs(frame)
-        kept, sep, marker = text.rpartition(" [truncated ")
-        assert sep and marker.endswith(" bytes]"), text[-60:]
+        assert size <= FRAME_LIMIT, (unit, size)
+        assert size > FRAME_LIMIT - 16, f"{unit}: cut more than needed: {size}"
+        line = unit * count
+        kept, sep, marker = logs(frame).rpartition(" [truncated ")
+        assert sep and marker.endswith(" bytes]"), logs(frame)[-60:]
         cut = int(marker[: -len(" bytes]")])
-        assert set(kept) == {char}, "the kept text must be whole characters of the line"
-        assert len(kept.encode()) + cut == count * len(char.encode())
+        assert kept == line[: len(kept)], "the kept text must be whole characters of the line"
+        assert len(kept.encode()) + cut == len(line.encode()), (unit, len(kept), cut)
     c.close()
 
 
 def test_heartbeat_after_idle(ev):
+    """With the heartbeat shortened to 1 s: an idle stream carries a `retry` frame about every
+    second, never before a second of silence."""
     ev.start(sse_timing="1,5")
     c = ev.watch_ready()
     t0 = c.initial[-1]["t"]
@@ -177,6 +185,8 @@ def test_heartbeat_after_idle(ev):
 
 
 def test_stream_outlives_the_idle_read_deadline(ev):
+    """The HTTP layer's 2 s idle deadline (shortened) is for connections waiting for a request,
+    not for a stream the master is writing to."""
     ev.start(http_timeouts="2,2,2")
     c = ev.watch_ready()
     assert c.quiet_for(4.0) == []
@@ -187,6 +197,7 @@ def test_stream_outlives_the_idle_read_deadline(ev):
 
 
 def test_http10_watcher_gets_raw_frames(ev):
+    """HTTP/1.0 has no chunked encoding: the frames follow the head as they are."""
     ev.start()
     c = ev.watch(http10=True)
     assert c.read_head() == 200
@@ -211,6 +222,10 @@ def test_methods_and_authentication(ev):
     assert r.header_values("Allow") == ["GET, OPTIONS"]
     assert_error(m.api("GET", "/events", key=False), 401, "Unauthorized: API key required")
     assert_error(m.api("GET", "/events", key="0" * 32), 401, "Unauthorized: Invalid API key")
+    for method in ("PUT", "PATCH", "DELETE", "HEAD"):
+        r = m.api(method, "/events")
+        assert r.status == 405, (method, r.status)
+        assert r.header_values("Allow") == ["GET, OPTIONS"], method
     r = m.api("OPTIONS", "/events", key=False)
     assert r.status == 200 and r.body == b""
     for name, value in CORS_HEADERS.items():
@@ -220,7 +235,7 @@ def test_methods_and_authentication(ev):
 def test_rotation_ends_old_streams_without_leaking_the_new_key(ev):
     m = ev.start()
     old = m.key
-    watchers = [ev.watch_ready() for _ in range(2)]
+    watchers = [ev.watch_ready(), ev.watch_ready(http10=True)]
     status, _, body = m.json("PATCH", f"/instances/{KEY_ID}", {"action": "restart"})
     assert status == 200 and body["id"] == KEY_ID
     new = body["url"]
@@ -232,7 +247,7 @@ def test_rotation_ends_old_streams_without_leaking_the_new_key(ev):
         assert new.encode() not in bytes(w.body)
         assert w.closed_by_peer(5), "the old key's stream ended but its connection stayed open"
         w.close()
-    shutdown_seq = int(frames[0]["id"].split(".")[1])
+    shutdown_seq = seq(frames[0])
     assert_error(m.api("GET", "/info", key=old), 401, "Unauthorized: Invalid API key")
     assert_error(m.api("GET", "/events", key=old), 401, "Unauthorized: Invalid API key")
     m.key = new
@@ -244,7 +259,7 @@ def test_rotation_ends_old_streams_without_leaking_the_new_key(ev):
     # The key's `update` was published after the shutdown, to nobody: it consumed the next id.
     iid, _ = ev.child(wait_running=False)
     create = c.read_until(lambda f: kind(f) == "create")[-1]
-    assert int(create["id"].split(".")[1]) == shutdown_seq + 2
+    assert seq(create) == shutdown_seq + 2
     assert go_json(create["data"]) in create["raw"]
     c.close()
 

@@ -26,7 +26,7 @@ def test_ids_count_every_event_even_without_watchers(ev):
     ctl.send("lines 3 a")
     ev.patch_alias(iid, "w")
     second, _ = ev.child(wait_running=False)
-    ev.m.api("DELETE", f"/instances/{second}")
+    assert ev.m.api("DELETE", f"/instances/{second}").status == 204
     ctl.send("lines 2 b")
     frames = w.read_until(lambda f: logs(f) == "b 2")
     assert all(ID_RE.match(f["id"]) for f in frames)

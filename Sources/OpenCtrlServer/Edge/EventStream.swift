@@ -6,7 +6,8 @@ import Glibc
 /// runs, once.
 /// - The client goes away: evhttp detaches the request, frees the connection and calls our close
 ///   callback; we free the detached request.
-/// - `end()`: the final chunk is queued and the connection closes once it is flushed.
+/// - `end()`: the final chunk is queued and the connection closes once it is flushed (the close
+///   callback stays registered, so the owner learns when the last bytes left).
 /// - `abort()`: the connection (and with it the request) is freed at once.
 ///
 /// Bytes go straight to the socket while nothing is queued in front of them (plain HTTP only;
@@ -17,38 +18,44 @@ import Glibc
 public final class EventStream {
     private var request: OpaquePointer?
     private var connection: OpaquePointer?
+    private let bufferevent: OpaquePointer
     private let output: OpaquePointer
     private let fd: Int32
+    private let endTimeoutSeconds: Double
     private let directWrites: Bool
     /// HTTP/1.1 replies are chunked; HTTP/1.0 ones are raw until the connection closes.
     public let chunked: Bool
     /// Keeps this object alive while the close callback may still fire.
     private var token: Unmanaged<EventStream>?
-    /// Runs once when the client goes away (not after `end` or `abort`).
-    public var onClientGone: (@LoopActor () -> Void)?
+    /// Runs once when the connection goes away: the client left, or an ended stream finished
+    /// flushing. Not after `abort`.
+    public var onClosed: (@LoopActor () -> Void)?
 
-    init?(request: OpaquePointer, connection: OpaquePointer, directWrites: Bool, writeTimeoutSeconds: Double) {
+    init?(request: OpaquePointer, connection: OpaquePointer, directWrites: Bool, endTimeoutSeconds: Double) {
         guard let bufferevent = evhttp_connection_get_bufferevent(connection),
               let output = bufferevent_get_output(bufferevent) else { return nil }
         self.request = request
         self.connection = connection
         self.output = output
+        self.bufferevent = bufferevent
+        self.endTimeoutSeconds = endTimeoutSeconds
         fd = bufferevent_getfd(bufferevent)
         self.directWrites = directWrites && fd >= 0
         evhttp_send_reply_start(request, 200, "OK")
         // evhttp chunks the reply exactly when the client speaks HTTP/1.1, and says so.
         chunked = evhttp_request_get_output_headers(request)
             .flatMap { evhttp_find_header($0, "Transfer-Encoding") } != nil
-        // No read deadline (a watcher never sends anything after its request), and the write
-        // deadline is the "no progress for 10 s" rule: libevent arms it only while output waits.
-        var write = timeval(seconds: writeTimeoutSeconds)
-        bufferevent_set_timeouts(bufferevent, nil, &write)
+        // No deadlines while streaming: a watcher sends nothing after its request, and a slow
+        // reader behind megabytes of kernel buffer may see no write succeed for a long time
+        // while it is still reading; the hub judges progress itself.
+        bufferevent_set_timeouts(bufferevent, nil, nil)
         let token = Unmanaged.passRetained(self)
         self.token = token
         evhttp_connection_set_closecb(connection, streamClosed, token.toOpaque())
     }
 
-    public var isOpen: Bool { connection != nil }
+    /// True until the stream ended, was aborted or lost its client.
+    public var isOpen: Bool { request != nil }
 
     /// Bytes the kernel holds for this client (sent but unacknowledged, or not yet sent).
     public var kernelQueued: Int {
@@ -104,9 +111,11 @@ public final class EventStream {
 
     /// Ends the stream after what is queued: the final chunk, then the connection closes.
     public func end() {
-        guard let request, let connection else { return }
-        release(connection)
+        guard let request, connection != nil else { return }
         self.request = nil
+        // Nobody watches an ended stream: a client that stops reading is dropped by libevent.
+        var write = timeval(seconds: endTimeoutSeconds)
+        bufferevent_set_timeouts(bufferevent, nil, &write)
         if let headers = evhttp_request_get_output_headers(request) {
             // The headers already went out; this only makes evhttp close after the last chunk.
             evhttp_remove_header(headers, "Connection")
@@ -127,16 +136,16 @@ public final class EventStream {
     private func release(_ connection: OpaquePointer) {
         evhttp_connection_set_closecb(connection, nil, nil)
         self.connection = nil
-        onClientGone = nil
+        onClosed = nil
         token?.release()
         token = nil
     }
 
-    /// evhttp is freeing the connection because the client went away.
+    /// evhttp is freeing the connection: the client went away, or an ended stream is done.
     fileprivate func closed() {
         guard let connection else { return }
         let request = self.request
-        let gone = onClientGone
+        let gone = onClosed
         self.request = nil
         release(connection)
         // A request whose client failed was detached from its connection and is ours to free;

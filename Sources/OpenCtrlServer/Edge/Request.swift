@@ -101,7 +101,7 @@ public final class Request {
 extension Request {
     /// Turns this request into a streaming reply with `headers` (sent at once); the stream owns
     /// the request from here on. Nil when the client already went away.
-    func startStream(headers: [(name: String, value: String)], directWrites: Bool, writeTimeoutSeconds: Double) -> EventStream? {
+    func startStream(headers: [(name: String, value: String)], directWrites: Bool, endTimeoutSeconds: Double) -> EventStream? {
         guard let raw = takeForStreaming() else { return nil }
         guard let connection = evhttp_request_get_connection(raw) else {
             // Detached: replying is how a detached request is freed.
@@ -111,7 +111,7 @@ extension Request {
         if let output = evhttp_request_get_output_headers(raw) {
             for header in headers { evhttp_add_header(output, header.name, header.value) }
         }
-        guard let stream = EventStream(request: raw, connection: connection, directWrites: directWrites, writeTimeoutSeconds: writeTimeoutSeconds) else {
+        guard let stream = EventStream(request: raw, connection: connection, directWrites: directWrites, endTimeoutSeconds: endTimeoutSeconds) else {
             evhttp_send_reply(raw, 500, "Internal Server Error", nil)
             return nil
         }

@@ -46,6 +46,9 @@ final class EventHub {
 
     var watcherCount: Int { watchers.count }
 
+    /// Streams that got `shutdown` and are still flushing their last bytes.
+    private(set) var endingStreams = 0
+
     // MARK: publishing
 
     func publish(_ type: EventType, _ record: InstanceRecord?, logs: String = "") {
@@ -105,7 +108,7 @@ final class EventHub {
         watcher.send(frame: frames)
         stream.flushNow()
         watcher.allowance = stream.pending
-        stream.onClientGone = { [unowned self, unowned watcher] in self.remove(watcher) }
+        stream.onClosed = { [unowned self, unowned watcher] in self.remove(watcher) }
         watcher.index = watchers.count
         watchers.append(watcher)
     }
@@ -136,6 +139,8 @@ final class EventHub {
                 watcher.stream.abort()
             } else {
                 watcher.send(frame: frame)
+                endingStreams += 1
+                watcher.stream.onClosed = { [unowned self] in self.endingStreams -= 1 }
                 watcher.stream.end()
             }
         }

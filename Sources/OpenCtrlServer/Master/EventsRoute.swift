@@ -13,9 +13,8 @@ extension Master {
         guard let stream = request.startStream(
             headers: Self.eventStreamHeaders,
             directWrites: events.directWrites,
-            // libevent's own write deadline only backs up the hub's no-progress rule, for
-            // streams that ended and are flushing their last bytes.
-            writeTimeoutSeconds: events.limits.stallSeconds + 2
+            // A stream that got `shutdown` is flushed by libevent alone, under this deadline.
+            endTimeoutSeconds: events.limits.stallSeconds
         ) else { return }
         events.subscribe(stream, records: registry.sorted, lastEventID: lastEventID)
     }

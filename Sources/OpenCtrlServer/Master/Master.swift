@@ -196,6 +196,11 @@ public final class Master {
         case .saved: Log.info("Master.shutdown: state saved: \(store.files.primary)")
         case .failed(let error): Log.info("Master.shutdown: save state failed: \(error)")
         }
+        // Watchers that lag get up to 2 s to take what is queued for them, `shutdown` last.
+        let flushDeadline = ContinuousClock.now + .seconds(2)
+        while events.endingStreams > 0, !hurry, ContinuousClock.now < flushDeadline {
+            await loop.sleep(seconds: 0.01)
+        }
         // Replies answered by that save (and 503s) are only queued: let them reach the sockets.
         await loop.sleep(seconds: 0)
         Log.info("Master.run: shutdown complete")
