@@ -1,4 +1,5 @@
 import CEvent
+import Glibc
 
 public enum HTTPMethod: Sendable, Equatable {
     case get, post, head, put, delete, options, patch, other
@@ -77,6 +78,10 @@ public final class Request {
     public func respond(_ response: Response) {
         guard let raw else { return }
         self.raw = nil
+        if let watch = clientWatch {
+            clientWatch = nil
+            watch.stop()
+        }
         // A detached request (its client went away) has no connection, and then no guard to tell.
         if evhttp_request_get_connection(raw) != nil { guardian?.responded() }
         if let headers = evhttp_request_get_output_headers(raw) {
@@ -90,4 +95,161 @@ public final class Request {
         }
         evhttp_send_reply(raw, response.status, nil, nil)
     }
+
+    // MARK: client gone
+
+    private var clientWatch: ClientWatch?
+
+    /// Calls `handler` once if the client goes away while this request waits for its answer, so
+    /// work nobody will read can stop. The handler must still end the request with `respond`
+    /// (evhttp frees a request only then); that answer goes nowhere. A no-op once answered.
+    ///
+    /// evhttp alone cannot tell: it disables reading while a request is handled and notices the
+    /// peer's EOF only when it writes the reply. (Measured on 2.1.12: a client that sent a
+    /// request and closed got its `closecb` 3 s later, when the reply was written.) Re-enabling
+    /// EV_READ on the connection's bufferevent is unsafe: should bytes arrive in that state (a
+    /// pipelined request), evhttp's read callback ends the process ("illegal connection state").
+    /// So an EV_READ|EV_CLOSED event of our own wakes us, and the socket's TCP state decides:
+    /// anything but ESTABLISHED means the peer closed or reset. A wake-up that was data instead
+    /// (a pipelined request, a TLS close_notify ahead of the FIN) would repeat at once on every
+    /// loop turn, so the watch then polls that state every 200 ms. The closecb covers evhttp's
+    /// own teardown of the connection (its timeouts, `evhttp_free`).
+    public func onClientGone(_ handler: @escaping @LoopActor () -> Void) {
+        guard let raw, clientWatch == nil, let connection = evhttp_request_get_connection(raw) else { return }
+        clientWatch = ClientWatch(request: self, raw: raw, connection: connection, handler: handler)
+    }
+
+    /// evhttp is freeing the request together with its connection: it must not be touched again.
+    fileprivate func requestFreedWithConnection() {
+        raw = nil
+        clientWatch = nil
+    }
+}
+
+/// The watch behind `Request.onClientGone`. evhttp holds one retained token on it as the
+/// closecb argument, taken back exactly once: by the closecb trampoline or by `stop`. Its two
+/// events are freed before either path returns, so none fires for a closed descriptor.
+@LoopActor
+private final class ClientWatch {
+    private weak var request: Request?
+    private let raw: OpaquePointer
+    /// Set while evhttp holds the closecb token.
+    private var connection: OpaquePointer?
+    private var handler: (@LoopActor () -> Void)?
+    private let fd: Int32
+    private var socketEvent: OpaquePointer?
+    private var pollTimer: OpaquePointer?
+    private static let pollSeconds = 0.2
+
+    init(request: Request, raw: OpaquePointer, connection: OpaquePointer, handler: @escaping @LoopActor () -> Void) {
+        self.request = request
+        self.raw = raw
+        self.connection = connection
+        self.handler = handler
+        fd = evhttp_connection_get_bufferevent(connection).map { bufferevent_getfd($0) } ?? -1
+        evhttp_connection_set_closecb(connection, clientWatchClosed, Unmanaged.passRetained(self).toOpaque())
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        if fd >= 0, let base = evhttp_connection_get_base(connection) {
+            socketEvent = event_new(base, fd, Int16(EV_READ | EV_CLOSED | EV_PERSIST), clientWatchWoke, me)
+            pollTimer = event_new(base, -1, 0, clientWatchPoll, me)
+            if let socketEvent { event_add(socketEvent, nil) }
+        }
+    }
+
+    /// The request is being answered: stop watching and take the closecb token back.
+    func stop() {
+        handler = nil
+        stopWatching()
+        if let connection {
+            self.connection = nil
+            evhttp_connection_set_closecb(connection, nil, nil)
+            Unmanaged.passUnretained(self).release()
+        }
+    }
+
+    /// evhttp is freeing the connection; the trampoline took the token back.
+    fileprivate func connectionClosing() {
+        connection = nil
+        stopWatching()
+        // evhttp's own failure path (EOF or error on write, a timeout) detaches the request
+        // first and frees it only in our reply; any other teardown frees it with the connection.
+        if evhttp_request_get_connection(raw) != nil { request?.requestFreedWithConnection() }
+        fire()
+    }
+
+    fileprivate func socketWoke() {
+        if peerGone() {
+            stopWatching()
+            fire()
+            return
+        }
+        if let socketEvent {
+            self.socketEvent = nil
+            event_free(socketEvent)
+        }
+        schedulePoll()
+    }
+
+    fileprivate func pollFired() {
+        if peerGone() {
+            stopWatching()
+            fire()
+        } else {
+            schedulePoll()
+        }
+    }
+
+    private func schedulePoll() {
+        var tv = timeval(seconds: Self.pollSeconds)
+        if let pollTimer { event_add(pollTimer, &tv) }
+    }
+
+    /// The kernel's view, blind to bytes waiting in front of a FIN: TCP_INFO's first byte is the
+    /// state, and only ESTABLISHED (1) means the peer has neither closed nor reset.
+    private func peerGone() -> Bool {
+        var info = [UInt8](repeating: 0, count: 8)
+        var length = socklen_t(info.count)
+        if getsockopt(fd, Int32(IPPROTO_TCP), TCP_INFO, &info, &length) == 0, length >= 1 {
+            return info[0] != 1
+        }
+        var byte: UInt8 = 0
+        let n = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)
+    }
+
+    private func fire() {
+        guard let handler else { return }
+        self.handler = nil
+        handler()
+    }
+
+    private func stopWatching() {
+        if let socketEvent {
+            self.socketEvent = nil
+            event_free(socketEvent)
+        }
+        if let pollTimer {
+            self.pollTimer = nil
+            event_free(pollTimer)
+        }
+    }
+
+    isolated deinit {
+        stopWatching()
+    }
+}
+
+private let clientWatchClosed: @convention(c) (OpaquePointer?, UnsafeMutableRawPointer?) -> Void = { _, arg in
+    let watch = Unmanaged<ClientWatch>.fromOpaque(arg!).takeRetainedValue()
+    LoopActor.assumeIsolated { watch.connectionClosing() }
+}
+
+private let clientWatchWoke: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    let watch = Unmanaged<ClientWatch>.fromOpaque(arg!).takeUnretainedValue()
+    LoopActor.assumeIsolated { withExtendedLifetime(watch) { watch.socketWoke() } }
+}
+
+private let clientWatchPoll: @convention(c) (Int32, Int16, UnsafeMutableRawPointer?) -> Void = { _, _, arg in
+    let watch = Unmanaged<ClientWatch>.fromOpaque(arg!).takeUnretainedValue()
+    LoopActor.assumeIsolated { withExtendedLifetime(watch) { watch.pollFired() } }
 }

@@ -32,6 +32,10 @@ extension Master {
             request.respond(APIError.unauthorized("Unauthorized: Invalid API key").response)
             return
         }
+        if route == .tcping, request.method == .get {
+            serveTCPing(request)
+            return
+        }
         // Reads answer at once; only handlers that wait (for a write, a stop) need a task.
         if request.method == .get, route != .events, route != .tcping {
             do throws(APIError) {
@@ -83,7 +87,7 @@ extension Master {
         }
     }
 
-    /// Routes whose behaviour arrives with later work (events, tcping, key rotation) answer this
+    /// Routes whose behaviour arrives with later work (events, key rotation) answer this
     /// rather than pretending to succeed.
     static let notYetServed = APIError.internalError("not implemented in this build")
 }
