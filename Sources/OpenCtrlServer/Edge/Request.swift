@@ -1,4 +1,5 @@
 import CEvent
+import Glibc
 
 public enum HTTPMethod: Sendable, Equatable {
     case get, post, head, put, delete, options, patch, other
@@ -74,8 +75,13 @@ public final class Request {
         }
     }
 
-    /// Gives up the request to a streaming reply; nil once responded.
+    /// Gives up the request to a streaming reply (which watches its client itself); nil once
+    /// responded.
     fileprivate func takeForStreaming() -> OpaquePointer? {
+        if let watch = clientWatch {
+            clientWatch = nil
+            watch.stop()
+        }
         defer { raw = nil }
         return raw
     }
@@ -83,6 +89,10 @@ public final class Request {
     public func respond(_ response: Response) {
         guard let raw else { return }
         self.raw = nil
+        if let watch = clientWatch {
+            clientWatch = nil
+            watch.stop()
+        }
         // A detached request (its client went away) has no connection, and then no guard to tell.
         if evhttp_request_get_connection(raw) != nil { guardian?.responded() }
         if let headers = evhttp_request_get_output_headers(raw) {
@@ -95,6 +105,35 @@ public final class Request {
             response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
         }
         evhttp_send_reply(raw, response.status, nil, nil)
+    }
+
+    // MARK: client gone
+
+    private var clientWatch: ClientWatch?
+
+    /// Calls `handler` once if the client goes away while this request waits for its answer, so
+    /// work nobody will read can stop. The handler must still end the request with `respond`
+    /// (evhttp frees a request only then); that answer goes nowhere. A no-op once answered.
+    ///
+    /// evhttp alone cannot tell: it disables reading while a request is handled and notices the
+    /// peer's EOF only when it writes the reply. (Measured on 2.1.12: a client that sent a
+    /// request and closed got its `closecb` 3 s later, when the reply was written.) Re-enabling
+    /// EV_READ on the connection's bufferevent is unsafe: should bytes arrive in that state (a
+    /// pipelined request), evhttp's read callback ends the process ("illegal connection state").
+    /// So an EV_READ|EV_CLOSED event of our own wakes us, and the socket's TCP state decides:
+    /// anything but ESTABLISHED means the peer closed or reset. A wake-up that was data instead
+    /// (a pipelined request, a TLS close_notify ahead of the FIN) would repeat at once on every
+    /// loop turn, so the watch then polls that state every 200 ms. The closecb covers evhttp's
+    /// own teardown of the connection (its timeouts, `evhttp_free`).
+    public func onClientGone(_ handler: @escaping @LoopActor () -> Void) {
+        guard let raw, clientWatch == nil, let connection = evhttp_request_get_connection(raw) else { return }
+        clientWatch = ClientWatch(request: self, raw: raw, connection: connection, handler: handler)
+    }
+
+    /// evhttp is freeing the request together with its connection: it must not be touched again.
+    func requestFreedWithConnection() {
+        raw = nil
+        clientWatch = nil
     }
 }
 

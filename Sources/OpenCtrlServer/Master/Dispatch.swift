@@ -32,16 +32,19 @@ extension Master {
             request.respond(APIError.unauthorized("Unauthorized: Invalid API key").response)
             return
         }
-        if route == .events, request.method == .get {
-            openEventStream(request)
-            return
-        }
-        // Reads answer at once; only handlers that wait (for a write, a stop) need a task.
-        if request.method == .get, route != .events, route != .tcping {
-            do throws(APIError) {
-                request.respond(try read(route))
-            } catch {
-                request.respond(error.response)
+        if request.method == .get {
+            switch route {
+            case .events:
+                openEventStream(request)
+            case .tcping:
+                serveTCPing(request)
+            case .info, .instances, .instance:
+                // Reads answer at once; only handlers that wait (for a write, a stop) need a task.
+                do throws(APIError) {
+                    request.respond(try read(route))
+                } catch {
+                    request.respond(error.response)
+                }
             }
             return
         }
@@ -63,7 +66,7 @@ extension Master {
         case .info: return infoResponse()
         case .instances: return listInstances()
         case .instance(let id): return try instanceRecord(id: id)
-        case .events, .tcping: throw Self.notYetServed
+        case .events, .tcping: throw .methodNotAllowed(allow: route.allowedMethods)
         }
     }
 
@@ -82,12 +85,7 @@ extension Master {
         case .instance(let id):
             return try await instanceDetail(id: id, request: request, allow: route.allowedMethods)
         case .events, .tcping:
-            guard request.method == .get else { throw .methodNotAllowed(allow: route.allowedMethods) }
-            throw Self.notYetServed
+            throw .methodNotAllowed(allow: route.allowedMethods)
         }
     }
-
-    /// Routes whose behaviour arrives with later work (events, tcping, key rotation) answer this
-    /// rather than pretending to succeed.
-    static let notYetServed = APIError.internalError("not implemented in this build")
 }

@@ -19,6 +19,8 @@ public final class Master {
     /// Requests handed to a handler and not answered yet; shutdown lets them finish.
     var inFlight = 0
     private var hurry = false
+    /// Created by the first probe: a master never asked to probe allocates none of it.
+    lazy var tcpingService = TCPingService(loop: loop)
     /// Key rotations run one at a time.
     var rotating = false
     var rotationWaiters: [CheckedContinuation<Void, Never>] = []
