@@ -14,6 +14,7 @@ import platform
 import re
 import shutil
 import signal
+import ssl
 import subprocess
 import threading
 import time
@@ -86,6 +87,15 @@ def run_cli(exe: Path, *args: str, timeout: float = 10.0) -> subprocess.Complete
     return subprocess.run(
         [str(exe), *args], capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
+
+
+def client_tls_context() -> ssl.SSLContext:
+    """A TLS client context that accepts any certificate: mode 1's changes at every start and
+    names no host (CONTRACT §3.2)."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
 
 
 def parse_envelope(line: str) -> dict | None:
@@ -368,7 +378,7 @@ class Master:
             hdrs["X-API-Key"] = self.key
         elif isinstance(key, str):
             hdrs["X-API-Key"] = key
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        conn = self.connection(timeout)
         try:
             conn.request(method, path, body=body, headers=hdrs)
             resp = conn.getresponse()
@@ -376,6 +386,14 @@ class Master:
             return Resp(resp.status, resp.msg, data)
         finally:
             conn.close()
+
+    def connection(self, timeout: float = HTTP_TIMEOUT) -> http.client.HTTPConnection:
+        """A new client connection in the scheme the master announced (HTTPS for tls=1/2)."""
+        if self.scheme == "https":
+            return http.client.HTTPSConnection(
+                "127.0.0.1", self.port, timeout=timeout, context=client_tls_context()
+            )
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def api(self, method: str, sub: str, body=None, headers=None, key: bool | str = True) -> Resp:
         """Request `<base><sub>`, for example `api("GET", "/info")`."""

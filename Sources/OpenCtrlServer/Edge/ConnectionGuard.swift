@@ -16,6 +16,8 @@ import Glibc
 @LoopActor
 final class ConnectionGuards {
     private let limits: HTTPLimits
+    /// Set in TLS modes: every connection then gets a TLS bufferevent.
+    private let tls: TLSContext?
     /// Keyed by bufferevent address; an address reused by a new connection replaces the entry.
     private var guards: [OpaquePointer: ConnectionGuard] = [:]
     private var sweepTimer: Timer?
@@ -24,18 +26,35 @@ final class ConnectionGuards {
     private var unlearned: [ConnectionGuard] = []
     private var learner: Wakeup?
 
-    init(loop: Loop, limits: HTTPLimits) {
+    init(loop: Loop, limits: HTTPLimits, tls: TLSContext?) {
         self.limits = limits
+        self.tls = tls
         let timer = Timer(loop: loop) { [unowned self] in self.sweep() }
         sweepTimer = timer
         timer.schedule(after: 1)
         learner = Wakeup(loop: loop) { [unowned self] in self.learnAccepted() }
     }
 
-    /// The bufferevent evhttp uses for a new connection (evhttp sets its fd afterwards).
+    /// The bufferevent evhttp uses for a new connection (evhttp sets its fd afterwards): a TLS
+    /// one in the TLS modes, whose input buffer holds the decrypted bytes the guard watches.
+    ///
+    /// evhttp substitutes a plain bufferevent when this returns nil, which on a TLS port would
+    /// speak HTTP in the clear. So when the TLS session cannot be made (out of memory), the
+    /// connection gets a plain bufferevent that is shut down before evhttp reads from it.
     func makeBufferevent(base: OpaquePointer) -> OpaquePointer? {
-        guard let bufferevent = bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else { return nil }
-        let guardian = ConnectionGuard(bufferevent: bufferevent, now: ContinuousClock.now)
+        var secured: OpaquePointer?
+        var refusal: TLSError?
+        if let tls {
+            do throws(TLSError) {
+                secured = try tls.acceptingBufferevent(base: base)
+            } catch {
+                refusal = error
+            }
+        }
+        guard let bufferevent = secured ?? bufferevent_socket_new(base, -1, Int32(BEV_OPT_CLOSE_ON_FREE.rawValue)) else {
+            return nil
+        }
+        let guardian = ConnectionGuard(bufferevent: bufferevent, now: ContinuousClock.now, refusal: refusal)
         // Unretained: the callback lives in the bufferevent's input buffer and fires only while
         // the bufferevent lives; the map keeps the guard at least that long (an entry is only
         // replaced or dropped once its bufferevent is gone).
@@ -49,7 +68,10 @@ final class ConnectionGuards {
     /// Runs later in the same loop iteration as the accept, before libevent polls again, so no
     /// I/O callback can have freed these connections yet: their bufferevents are alive.
     private func learnAccepted() {
-        for guardian in unlearned { guardian.learnSocket() }
+        for guardian in unlearned {
+            guardian.learnSocket()
+            guardian.refuseIfUnsecured()
+        }
         unlearned.removeAll(keepingCapacity: true)
     }
 
@@ -92,10 +114,20 @@ final class ConnectionGuard {
     private(set) var phase: Phase
     /// The last two bytes seen while reading headers, to find the blank line across reads.
     private var previous: (UInt8, UInt8) = (0, 0)
+    /// Why a TLS port's connection could not get its TLS session.
+    private let refusal: TLSError?
 
-    fileprivate init(bufferevent: OpaquePointer, now: ContinuousClock.Instant) {
+    fileprivate init(bufferevent: OpaquePointer, now: ContinuousClock.Instant, refusal: TLSError?) {
         self.bufferevent = bufferevent
+        self.refusal = refusal
         phase = .headers(since: now)
+    }
+
+    /// Runs before evhttp first reads the socket, so nothing is served in the clear.
+    fileprivate func refuseIfUnsecured() {
+        guard let refusal, let socket else { return }
+        TLSHandshakeLog.failure(socket: socket.fd, reason: refusal.description)
+        _ = shutDownIfStillOpen()
     }
 
     func requestArrived() {

@@ -25,12 +25,18 @@ public final class HTTPServer {
     private var acceptRetry: Timer?
     private var acceptBackoff = 0.005
     public var onRequest: @LoopActor (Request) -> Void = { $0.respond(Response(status: 500)) }
+    /// Whether connections speak TLS: a handler may then not write to the socket itself, only
+    /// through the connection's bufferevent.
+    public let isTLS: Bool
 
-    public init(loop: Loop, limits: HTTPLimits) throws(LoopError) {
+    /// `tls` nil serves plain HTTP (mode 0); otherwise every connection is TLS. The server
+    /// keeps the context until its connections are freed.
+    public init(loop: Loop, limits: HTTPLimits, tls: TLSContext? = nil) throws(LoopError) {
         guard let http = evhttp_new(loop.base) else { throw LoopError(description: "evhttp_new failed") }
         self.http = http
         self.loop = loop
-        guards = ConnectionGuards(loop: loop, limits: limits)
+        isTLS = tls != nil
+        guards = ConnectionGuards(loop: loop, limits: limits, tls: tls)
         let methods = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
             | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue
             | EVHTTP_REQ_PATCH.rawValue | EVHTTP_REQ_TRACE.rawValue | EVHTTP_REQ_CONNECT.rawValue

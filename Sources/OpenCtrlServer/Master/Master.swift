@@ -35,7 +35,7 @@ public final class Master {
         self.startedAt = startedAt
         cpuCount = affinityCPUCount()
         cpuSampler = CPUSampler(loop: loop)
-        events = EventHub(loop: loop, limits: Self.eventLimits(), directWrites: true)
+        events = EventHub(loop: loop, limits: Self.eventLimits(), directWrites: !server.isTLS)
         supervisor = Supervisor(loop: loop, bin: config.bin, registry: registry, store: store, events: events)
         server.onRequest = { [unowned self] in self.dispatch($0) }
         for number in [SIGINT, SIGTERM, SIGHUP] {
@@ -63,8 +63,11 @@ public final class Master {
     }
 
     private static func start(_ config: MasterURL, loop: Loop, startedAt: ContinuousClock.Instant) -> Master? {
-        if let failure = TLSAvailability.startupFailure(config) {
-            StartupFailure.report(failure)
+        let tls: TLSContext?
+        switch makeTLSContext(config) {
+        case .success(let context): tls = context
+        case .failure(let error):
+            StartupFailure.report("Main.start: create core failed: Master.new: Master.newServerTLSConfig: \(error)")
             return nil
         }
         warnIfRuntimeMissing(config.bin)
@@ -105,7 +108,7 @@ public final class Master {
         let bound: String
         do {
             let socket = try ListenSocket.open(host: config.host, port: config.port)
-            server = try HTTPServer(loop: loop, limits: httpLimits())
+            server = try HTTPServer(loop: loop, limits: httpLimits(), tls: tls)
             try server.serve(socket, loop: loop)
             bound = socket.boundAddress
         } catch let error as ListenError {
@@ -124,6 +127,27 @@ public final class Master {
         master.ensureKeyRecord()
         master.autoStart()
         return master
+    }
+
+    /// The TLS context of modes 1 and 2 (CONTRACT §3), made before any state is touched so a
+    /// bad certificate fails startup cleanly (§1); nil in mode 0, which never calls OpenSSL.
+    private static func makeTLSContext(_ config: MasterURL) -> Result<TLSContext?, TLSError> {
+        switch config.tls {
+        case .off:
+            return .success(nil)
+        case .selfSigned:
+            do throws(TLSError) {
+                return .success(try TLSContext.selfSigned())
+            } catch {
+                return .failure(TLSError("create self-signed config failed: \(error)"))
+            }
+        case .files:
+            do throws(TLSError) {
+                return .success(try TLSContext.files(crt: config.crt, key: config.key, reloadInterval: TLSContext.configuredReloadInterval()))
+            } catch {
+                return .failure(TLSError("load certificate failed: \(error)"))
+            }
+        }
     }
 
     /// Creates the API key and master ID, or repairs a malformed one (CONTRACT §4.2).
