@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from harness import REPO, Master
+from harness import REPO, Master, client_tls_context
 from instances_helpers import FIELDS, Kit, kit  # noqa: F401  (kit: fixture)
 from sse import SSEClient
 
@@ -67,14 +67,17 @@ class Ev:
         self.m: Master = k.m
         self.ctls: list[Ctl] = []
 
-    def start(self, sse_timing: str | None = None, http_timeouts: str | None = None) -> Master:
+    def start(self, sse_timing: str | None = None, http_timeouts: str | None = None,
+              tls: bool = False) -> Master:
         if sse_timing:
             self.m.env["OPENCTRL_TEST_SSE_TIMING"] = sse_timing
         if http_timeouts:
             self.m.env["OPENCTRL_TEST_HTTP_TIMEOUTS"] = http_timeouts
-        return self.m.start(url_suffix=f"?bin={SSE_RUNTIME}")
+        return self.m.start(url_suffix=f"?bin={SSE_RUNTIME}" + ("&tls=1" if tls else ""))
 
     def watch(self, key: str | None = None, **kw) -> SSEClient:
+        if self.m.scheme == "https":
+            kw.setdefault("tls", client_tls_context())
         return SSEClient(self.m.port, self.m.base + "/events",
                          key=self.m.key if key is None else key, **kw)
 

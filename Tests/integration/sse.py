@@ -10,6 +10,7 @@ import io
 import json
 import select
 import socket
+import ssl
 import threading
 import time
 
@@ -43,16 +44,20 @@ def parse_frame(raw: bytes) -> dict:
 
 class SSEClient:
     """One `/events` connection. `key=None` sends no X-API-Key; `last_event_id` adds that
-    header (an empty string sends it empty); `rcvbuf` sets SO_RCVBUF before connecting."""
+    header (an empty string sends it empty); `rcvbuf` sets SO_RCVBUF before connecting; `tls`
+    speaks HTTPS with that client context."""
 
     def __init__(self, port: int, path: str, key: str | None = None,
                  last_event_id: str | None = None, http10: bool = False,
-                 rcvbuf: int | None = None, timeout: float = TIMEOUT):
+                 rcvbuf: int | None = None, timeout: float = TIMEOUT,
+                 tls: ssl.SSLContext | None = None):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
         self.sock.connect(("127.0.0.1", port))
+        if tls is not None:
+            self.sock = tls.wrap_socket(self.sock, server_hostname="localhost")
         version = "HTTP/1.0" if http10 else "HTTP/1.1"
         lines = [f"GET {path} {version}", "Host: 127.0.0.1", "Accept: text/event-stream"]
         if key is not None:

@@ -49,10 +49,15 @@ public final class EventStream {
         // reader behind megabytes of kernel buffer may see no write succeed for a long time
         // while it is still reading; the hub judges progress itself.
         bufferevent_set_timeouts(bufferevent, nil, nil)
+        // libevent writes at most 16 KiB per wake-up by default; a stream's backlog (all of it,
+        // on TLS) must leave in one go or a reader that keeps up still falls behind.
+        bufferevent_set_max_single_write(bufferevent, Self.maxSingleWrite)
         let token = Unmanaged.passRetained(self)
         self.token = token
         evhttp_connection_set_closecb(connection, streamClosed, token.toOpaque())
     }
+
+    private static let maxSingleWrite = 4 << 20
 
     /// True until the stream ended, was aborted or lost its client.
     public var isOpen: Bool { request != nil }
