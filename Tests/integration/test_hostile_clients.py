@@ -208,8 +208,6 @@ def test_header_flood_over_the_limit_is_rejected(short, count):
     timed_info(m)
 
 
-@pytest.mark.xfail(strict=True, reason="evhttp counts header bytes without line endings, so a "
-                   "block of many short lines passes the 16 KiB limit at up to twice its size")
 def test_header_block_limit_counts_the_whole_block(short):
     """CONTRACT §3/§20: the request header block is limited to 16 KiB. 4,000 lines `A:b` make a
     20 KB block (12 KB without the CRLFs)."""

@@ -126,9 +126,6 @@ def test_flood_of_200_mib_is_absorbed_while_the_api_answers(kit):
           f"max {max(latencies) * 1000:.0f} ms; RSS {rss0} kB -> peak {peak} kB")
 
 
-@pytest.mark.xfail(strict=True, reason="a flood of short lines (`yes`) stalls the event loop: each "
-                   "64 KiB read (about 11,000 lines) is processed in one loop turn at ~120 us per "
-                   "line in the debug build, so GET /info takes ~1.8 s")
 def test_flood_of_short_lines_keeps_the_api_responsive(kit):
     m = kit.m.start(url_suffix=f"?bin={YES}")
     iid = kit.create(kit.url("yes"))["id"]
@@ -210,9 +207,6 @@ def slow_kit(tmp_path):
     k.sweep()
 
 
-@pytest.mark.xfail(strict=True, reason="StdoutMirror compacts its queue only when it drains "
-                   "completely: while stdout stays behind, bytes already written are never "
-                   "released, so memory grows by every byte mirrored (about the stdout drain rate)")
 def test_mirror_memory_stays_bounded_when_stdout_is_slow(slow_kit):
     """CONTRACT §12.4: the mirror is a bounded queue (1 MiB). A child floods 8 KiB lines without
     end while stdout takes 8 MB/s: once warm (the event ring full), mirroring 48 MiB more must

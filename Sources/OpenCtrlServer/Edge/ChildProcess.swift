@@ -27,7 +27,9 @@ public final class ChildProcess {
     /// when the bound expired with the pipe still open.
     public var onExit: @LoopActor (ExitReason, _ outputStillOpen: Bool) -> Void = { _, _ in }
     static let drainBound: Double = 1
-    private static let readChunk = 64 * 1024
+    /// One read's worth of output is handled per turn of the loop: small enough that a flood
+    /// of short lines (thousands per read) delays a request by a few milliseconds at most.
+    private static let readChunk = 16 * 1024
 
     private init(pid: pid_t, readFD: Int32, loop: Loop) {
         self.pid = pid

@@ -114,6 +114,15 @@ final class ConnectionGuard {
     private(set) var phase: Phase
     /// The last two bytes seen while reading headers, to find the blank line across reads.
     private var previous: (UInt8, UInt8) = (0, 0)
+    /// What evhttp's parser hides about the current request's head: it cuts header values at a
+    /// NUL (so `X-API-Key: <key>\0junk` would read as the key) and measures its 16 KiB limit
+    /// without line ends. Bytes up to and including the blank line.
+    private(set) var headBytes = 0
+    private(set) var headHasNUL = false
+    /// The last bytes of the request line, kept until its end is seen.
+    private var lineTail: [UInt8] = []
+    private var lineDone = false
+    private(set) var requestLineSaysHTTP0 = false
     /// Why a TLS port's connection could not get its TLS session.
     private let refusal: TLSError?
 
@@ -146,8 +155,7 @@ final class ConnectionGuard {
         }
         // A pipelined request is already (partly) here: its header deadline starts now, and
         // its blank line may lie anywhere in what is buffered.
-        phase = .headers(since: ContinuousClock.now)
-        previous = (0, 0)
+        beginHead()
         scanForHeaderEnd(input, from: 0, count: buffered)
     }
 
@@ -176,13 +184,41 @@ final class ConnectionGuard {
         case .idle:
             // Scan everything buffered, not only the new bytes: part of this request may have
             // arrived while the previous one was being answered.
-            phase = .headers(since: ContinuousClock.now)
-            previous = (0, 0)
+            beginHead()
             scanForHeaderEnd(buffer, from: 0, count: offset + count)
         case .headers:
             scanForHeaderEnd(buffer, from: offset, count: count)
         case .body, .busy, .closing:
             break
+        }
+    }
+
+    private func beginHead() {
+        phase = .headers(since: ContinuousClock.now)
+        previous = (0, 0)
+        headBytes = 0
+        headHasNUL = false
+        lineTail.removeAll(keepingCapacity: true)
+        lineDone = false
+        requestLineSaysHTTP0 = false
+    }
+
+    /// Follows the request line across reads to see its version (`HTTP/0.9` gets a 505).
+    private func noteRequestLine(_ bytes: UnsafeRawBufferPointer) {
+        guard !lineDone, let base = bytes.baseAddress, !bytes.isEmpty else { return }
+        let end: Int
+        if let hit = memchr(base, 0x0A, bytes.count) {
+            end = base.distance(to: UnsafeRawPointer(hit))
+            lineDone = true
+        } else {
+            end = bytes.count
+        }
+        lineTail.append(contentsOf: bytes[max(0, end - 12)..<end])
+        if lineTail.count > 12 { lineTail.removeFirst(lineTail.count - 12) }
+        if lineDone {
+            var line = lineTail[...]
+            if line.last == 0x0D { line = line.dropLast() }
+            requestLineSaysHTTP0 = line.count >= 8 && line.suffix(8).starts(with: "HTTP/0.".utf8)
         }
     }
 
@@ -200,7 +236,12 @@ final class ConnectionGuard {
                     guard let base = vector.iov_base else { continue }
                     let length = min(vector.iov_len, remaining)
                     remaining -= length
-                    if findBlankLine(UnsafeRawBufferPointer(start: base, count: length)) {
+                    noteRequestLine(UnsafeRawBufferPointer(start: base, count: length))
+                    let end = findBlankLine(UnsafeRawBufferPointer(start: base, count: length))
+                    let headPart = end ?? length
+                    headBytes += headPart
+                    if memchr(base, 0, headPart) != nil { headHasNUL = true }
+                    if end != nil {
                         phase = .body(since: ContinuousClock.now)
                         return
                     }
@@ -211,19 +252,20 @@ final class ConnectionGuard {
     }
 
     /// Looks for a blank line using `memchr` for each newline, carrying the last two bytes
-    /// of the previous chunk so a blank line split across reads is still found.
-    private func findBlankLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let base = bytes.baseAddress, !bytes.isEmpty else { return false }
+    /// of the previous chunk so a blank line split across reads is still found. Returns the
+    /// offset just past it.
+    private func findBlankLine(_ bytes: UnsafeRawBufferPointer) -> Int? {
+        guard let base = bytes.baseAddress, !bytes.isEmpty else { return nil }
         var index = 0
         while index < bytes.count, let hit = memchr(base + index, 0x0A, bytes.count - index) {
             let i = base.distance(to: UnsafeRawPointer(hit))
             let p1 = i >= 1 ? bytes[i - 1] : previous.1
             let p2 = i >= 2 ? bytes[i - 2] : (i == 1 ? previous.1 : previous.0)
-            if p1 == 0x0A || (p1 == 0x0D && p2 == 0x0A) { return true }
+            if p1 == 0x0A || (p1 == 0x0D && p2 == 0x0A) { return i + 1 }
             index = i + 1
         }
         previous = bytes.count >= 2 ? (bytes[bytes.count - 2], bytes[bytes.count - 1]) : (previous.1, bytes[0])
-        return false
+        return nil
     }
 
     /// evhttp sets the descriptor after our bevcb returns; record it and its inode once.

@@ -66,6 +66,28 @@ public final class Request {
         return String(cString: value)
     }
 
+    /// Every header line as evhttp parsed it, in order.
+    public var headers: [(name: String, value: String)] {
+        guard let raw, let list = evhttp_request_get_input_headers(raw) else { return [] }
+        var out: [(name: String, value: String)] = []
+        var entry = cevent_headers_first(list)
+        while let kv = entry {
+            out.append((String(cString: kv.pointee.key), String(cString: kv.pointee.value)))
+            entry = cevent_headers_next(kv)
+        }
+        return out
+    }
+
+    /// What evhttp does not check about this request's framing, for `RequestFraming`.
+    public var head: RequestHead {
+        RequestHead(
+            versionZero: guardian?.requestLineSaysHTTP0 ?? false,
+            target: escapedPath,
+            headers: headers,
+            bytes: guardian?.headBytes ?? 0,
+            hasNUL: guardian?.headHasNUL ?? false)
+    }
+
     public var body: [UInt8] {
         guard let raw, let input = evhttp_request_get_input_buffer(raw) else { return [] }
         let count = evbuffer_get_length(input)
@@ -84,6 +106,28 @@ public final class Request {
         }
         defer { raw = nil }
         return raw
+    }
+
+    /// Answers with `bytes` written to the socket as they are, then drops the connection: for a
+    /// request evhttp would answer in a version its client cannot read (`HTTP/0.9 505 …`).
+    /// Over TLS (where the socket carries records) the connection is only dropped.
+    public func respondVerbatimAndClose(_ bytes: [UInt8], plainSocket: Bool) {
+        guard let raw else { return }
+        self.raw = nil
+        if let watch = clientWatch {
+            clientWatch = nil
+            watch.stop()
+        }
+        guard let connection = evhttp_request_get_connection(raw) else {
+            evhttp_send_reply(raw, 400, nil, nil)
+            return
+        }
+        if plainSocket, let bufferevent = evhttp_connection_get_bufferevent(connection) {
+            let fd = bufferevent_getfd(bufferevent)
+            if fd >= 0 { _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) } }
+        }
+        // Frees the request with its connection.
+        evhttp_connection_free(connection)
     }
 
     public func respond(_ response: Response) {

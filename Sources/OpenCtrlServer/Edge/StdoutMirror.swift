@@ -39,6 +39,7 @@ public final class StdoutMirror {
     }
 
     private var pending: Int { queue.count - head }
+    private static let compactAfter = 64 * 1024
 
     public func mirror(_ line: UnsafeRawBufferPointer, id: String) {
         let suffixLength = id.utf8.count + 4
@@ -69,6 +70,12 @@ public final class StdoutMirror {
             }
             if n < 0, errno == EINTR { continue }
             if n < 0, errno == EAGAIN || errno == EWOULDBLOCK {
+                // Written bytes leave the queue here too, not only once it drains: a stdout
+                // that never quite catches up would otherwise keep them all.
+                if head >= Self.compactAfter {
+                    queue.removeFirst(head)
+                    head = 0
+                }
                 waitForWritable()
                 return
             }

@@ -2,6 +2,15 @@
 /// CORS, OPTIONS, authenticate, then exactly one handler produces exactly one response.
 extension Master {
     func dispatch(_ request: Request) {
+        let head = request.head
+        if let refusal = RequestFraming.refusal(head) {
+            if head.versionZero {
+                request.respondVerbatimAndClose(RequestFraming.http11Bytes(refusal), plainSocket: !server.isTLS)
+            } else {
+                request.respond(refusal)
+            }
+            return
+        }
         if shuttingDown {
             request.respond(APIError.unavailable.response)
             return

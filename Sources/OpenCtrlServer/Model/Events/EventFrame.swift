@@ -85,8 +85,14 @@ struct LogCut {
             return
         }
         // Escaping only grows text, so the quoted length of a prefix never shrinks as it grows:
-        // binary search for the longest prefix that fits with its marker.
-        var low = 0, high = logs.count - 1
+        // binary search for the longest prefix that fits with its marker. Every byte costs at
+        // least one, so nothing longer than the budget minus quotes and marker fits; for text
+        // that needs no escaping that bound nearly is the answer, and a start from just below
+        // it leaves a handful of measurements instead of seventeen.
+        let bound = max(0, min(logs.count - 1, budget - 2 - Self.marker(cut: max(1, logs.count - budget)).utf8.count))
+        var low = 0, high = bound
+        let guess = max(0, bound - 8)
+        if Self.length(logs, keeping: guess) <= budget { low = guess }
         while low < high {
             let mid = (low + high + 1) / 2
             if Self.length(logs, keeping: mid) <= budget { low = mid } else { high = mid - 1 }
