@@ -21,6 +21,9 @@ from sse import Collector, is_log_of, kind, live, logs, seq
 
 FLOOD = 20000
 FLOOD_SIZE = 200
+# 200 lines (about 130 KB of frames) every 5 ms: fast enough to overrun a reader that is not
+# reading, slow enough for the reference reader (a Python thread parsing every frame) to keep up.
+PACE_MS = 5
 
 
 def test_slow_watcher_is_disconnected_while_a_fast_one_gets_everything(ev):
@@ -30,7 +33,7 @@ def test_slow_watcher_is_disconnected_while_a_fast_one_gets_everything(ev):
     iid, ctl = ev.child()
     fast = Collector(ev.watch_ready(rcvbuf=4 << 20))
     slow = ev.watch_ready(rcvbuf=4096)
-    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} f")
+    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} f {PACE_MS}")
     last = f"f {FLOOD} "
     fast.wait_for(lambda f: logs(f).startswith(last), 20, "last flood line")
     m.wait_for_log(DISCONNECT_RE + r"(pending output over 1 MiB|no progress for 2 s)$", timeout=10)
@@ -54,7 +57,7 @@ def test_paused_watcher_gets_a_gap_notice_with_the_exact_count(ev, http10):
     iid, ctl = ev.child(alias="p0")
     ref = Collector(ev.watch_ready(rcvbuf=4 << 20))
     paused = ev.watch_ready(rcvbuf=4096, http10=http10)
-    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} g")
+    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} g {PACE_MS}")
     for n in range(1, 4):
         ev.patch_alias(iid, f"p{n}")
     ref.wait_for(lambda f: logs(f).startswith(f"g {FLOOD} "), 20, "last flood line")
@@ -123,7 +126,7 @@ def test_trickling_watcher_is_slowed_down_not_disconnected(ev):
 
     reader = threading.Thread(target=trickle, daemon=True)
     reader.start()
-    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} t")
+    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} t {PACE_MS}")
     ref.wait_for(lambda f: logs(f).startswith(f"t {FLOOD} "), 20, "last flood line")
     # Keep trickling a little longer than the no-progress window after the flood.
     end = time.monotonic() + 4
@@ -148,7 +151,7 @@ def test_lagging_watcher_gets_its_backlog_and_shutdown(ev, end):
     iid, ctl = ev.child()
     ref = Collector(ev.watch_ready(rcvbuf=4 << 20))
     lagging = ev.watch_ready(rcvbuf=4096)
-    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} s")
+    ctl.send(f"flood {FLOOD} {FLOOD_SIZE} s {PACE_MS}")
     ref.wait_for(lambda f: logs(f).startswith(f"s {FLOOD} "), 20, "last flood line")
     if end == "rotation":
         status, _, body = m.json("PATCH", f"/instances/{KEY_ID}", {"action": "restart"})

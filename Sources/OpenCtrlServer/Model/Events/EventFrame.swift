@@ -84,30 +84,41 @@ struct LogCut {
             encodedLength = whole
             return
         }
-        // Escaping only grows text, so the quoted length of a prefix never shrinks as it grows:
-        // binary search for the longest prefix that fits with its marker. Every byte costs at
-        // least one, so nothing longer than the budget minus quotes and marker fits; for text
-        // that needs no escaping that bound nearly is the answer, and a start from just below
-        // it leaves a handful of measurements instead of seventeen.
+        // Measured only where no valid character is split (a prefix ending inside one would turn
+        // its bytes into six-byte `\ufffd`s), the quoted length grows with the prefix, and the
+        // marker shrinks by at most a digit: binary search, then step forward character by
+        // character while the next one still fits. Every byte costs at least one, so nothing
+        // longer than the budget minus quotes and marker fits; for text that needs no escaping
+        // that bound nearly is the answer, and starting just below it saves most measurements.
+        let fits = { (k: Int) in Self.length(logs, keeping: k) <= budget }
         let bound = max(0, min(logs.count - 1, budget - 2 - Self.marker(cut: max(1, logs.count - budget)).utf8.count))
         var low = 0, high = bound
-        let guess = max(0, bound - 8)
-        if Self.length(logs, keeping: guess) <= budget { low = guess }
+        let guess = Self.boundary(logs, atOrBefore: max(0, bound - 8))
+        if fits(guess) { low = guess }
         while low < high {
             let mid = (low + high + 1) / 2
-            if Self.length(logs, keeping: mid) <= budget { low = mid } else { high = mid - 1 }
+            if fits(Self.boundary(logs, atOrBefore: mid)) { low = mid } else { high = mid - 1 }
         }
-        var keep = low
-        // Never split a valid multi-byte character: back up over continuation bytes to its lead
-        // (backing up only shrinks the text, but the marker's count can gain a digit).
-        var steps = 0
-        while keep > 0, logs[keep] & 0xC0 == 0x80, steps < 3 {
-            keep -= 1
-            steps += 1
+        var keep = Self.boundary(logs, atOrBefore: low)
+        while keep < logs.count - 1 {
+            let next = keep + max(1, StrictUTF8.length(in: logs, at: keep))
+            guard next < logs.count, fits(next) else { break }
+            keep = next
         }
-        while keep > 0, Self.length(logs, keeping: keep) > budget { keep -= 1 }
+        while keep > 0, !fits(keep) { keep = Self.boundary(logs, atOrBefore: keep - 1) }
         kept = keep
         encodedLength = Self.length(logs, keeping: keep)
+    }
+
+    /// The largest position at or before `k` that does not split a valid character.
+    private static func boundary(_ logs: UnsafeBufferPointer<UInt8>, atOrBefore k: Int) -> Int {
+        var p = max(0, k - 3)
+        while p < k {
+            let length = StrictUTF8.length(in: logs, at: p)
+            if length > 1, p + length > k { return p }
+            p += 1
+        }
+        return k
     }
 
     private static func marker(cut: Int) -> String { " [truncated \(cut) bytes]" }
