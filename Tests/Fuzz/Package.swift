@@ -25,9 +25,6 @@ let package = Package(
         .executableTarget(
             name: "openctrl-fuzz",
             dependencies: ["OpenCtrlServer", "CFuzzerDriver"],
-            // The /tcping target parser lives outside this branch; the lead wires this file in
-            // by deleting this line and adding `TCPingParseTarget.self` to `FuzzTargets.all`.
-            exclude: ["TCPingParseTarget.swift"],
             swiftSettings: [.unsafeFlags(["-sanitize=address"])],
             linkerSettings: [.unsafeFlags(["-sanitize=fuzzer,address", "-use-ld=lld"])]
         ),

@@ -26,7 +26,13 @@ public enum InstanceURL {
         guard url.scheme != Array("master".utf8) else {
             throw InstanceURLError(message: "Master.normalizeInstanceURL: master cannot manage master URL")
         }
-        return String(decoding: rewrite(bytes, scheme: url.scheme), as: UTF8.self)
+        // Re-encoding can triple a URL; the stored form must obey the limit too, or the same URL
+        // sent back (a PUT of what GET returned) would be refused.
+        let normalized = rewrite(bytes, scheme: url.scheme)
+        guard normalized.count <= maximumLength else {
+            throw InstanceURLError(message: "instance URL exceeds maximum length \(maximumLength)")
+        }
+        return String(decoding: normalized, as: UTF8.self)
     }
 
     /// Splits the text the way `url.Parse` did (fragment at the first `#`, query at the first

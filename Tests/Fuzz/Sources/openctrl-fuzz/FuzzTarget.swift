@@ -16,6 +16,7 @@ enum FuzzTargets {
         CheckpointTarget.self,
         LineSplitterTarget.self,
         StateCodecTarget.self,
+        TCPingParseTarget.self,
     ]
 
     static let environmentKey = "OPENCTRL_FUZZ_TARGET"
