@@ -91,9 +91,41 @@ def sse_request(key):
     return (f"GET /api/v2/events HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {key}\r\n\r\n").encode()
 
 
+BURSTS, BURST_LINES = 10, 10
+
+
+def fanout_runtime():
+    """`bench://burst?go=<file>`: once the file exists, BURSTS bursts of BURST_LINES lines,
+    0.5 s apart (each burst is one batch: one write per watcher for BURST_LINES events); any
+    other URL idles."""
+    path = os.path.join(args.work, "fanout-runtime")
+    with open(path, "w") as f:
+        f.write("#!/usr/bin/env python3\nimport os, sys, time\nurl = sys.argv[1]\n"
+                "if url.startswith('bench://burst'):\n"
+                "    go = url.split('go=')[1]\n"
+                "    while not os.path.exists(go): time.sleep(0.01)\n"
+                f"    for b in range({BURSTS}):\n"
+                f"        sys.stdout.write(''.join(f'burst {{b}} line {{i}}\\n' for i in range({BURST_LINES})))\n"
+                "        sys.stdout.flush()\n"
+                "        time.sleep(0.5)\n"
+                "time.sleep(3600)\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def burst_cpu(client, pid, name):
+    """Master CPU over the bursts of a new `bench://burst` instance."""
+    go = os.path.join(args.work, f"go-{name}")
+    client.call("POST", "/instances", {"url": f"bench://burst?go={go}"})
+    time.sleep(1)
+    cpu0 = cpu_seconds(pid)
+    open(go, "w").close()
+    time.sleep(BURSTS * 0.5 + 1.5)
+    return cpu_seconds(pid) - cpu0
+
+
 def fanout_phase():
-    idle = os.path.join(args.work, "idle-runtime")
-    proc, port, key, log = start(idle)
+    proc, port, key, log = start(fanout_runtime())
     client = Client(port, key)
     _, inst = client.call("POST", "/instances", {"url": "bench://fanout"})
     iid = inst["id"]
@@ -112,6 +144,7 @@ def fanout_phase():
     cpu0 = cpu_seconds(proc.pid)
     patch_series(100000, args.events, 0.2)
     base_cpu = cpu_seconds(proc.pid) - cpu0
+    burst_base = burst_cpu(client, proc.pid, "base")
     rss_before = rss_kib(proc.pid)
 
     per_proc = [args.watchers // args.procs + (1 if i < args.watchers % args.procs else 0) for i in range(args.procs)]
@@ -134,6 +167,12 @@ def fanout_phase():
     print(f"fan-out: {args.events} updates to {args.watchers} watchers: master CPU {fan_cpu:.3f} s "
           f"(baseline without watchers {base_cpu:.3f} s) = "
           f"{(fan_cpu - base_cpu) / (args.events * args.watchers) * 1e6:.2f} us per watcher per event")
+
+    burst = burst_cpu(client, proc.pid, "watched")
+    events = BURSTS * BURST_LINES
+    print(f"batched fan-out: {BURSTS} bursts of {BURST_LINES} log lines to {args.watchers} watchers: master CPU "
+          f"{burst:.3f} s (baseline without watchers {burst_base:.3f} s) = "
+          f"{(burst - burst_base) / (events * args.watchers) * 1e6:.2f} us per watcher per event")
 
     wrk = subprocess.run(["wrk", "-t2", "-c64", "-d5s", "--latency", "-H", f"X-API-Key: {key}",
                           f"http://127.0.0.1:{port}/api/v2/info"], capture_output=True, text=True)
@@ -347,14 +386,6 @@ def flood_phase():
 
 if __name__ == "__main__":
     raise_nofile()
-    source = os.path.join(args.work, "idle.c")
-    with open(source, "w") as f:
-        f.write("#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
-    if subprocess.run(["gcc", "-O2", "-static", "-o", os.path.join(args.work, "idle-runtime"), source],
-                      capture_output=True).returncode != 0:
-        with open(os.path.join(args.work, "idle-runtime"), "w") as f:
-            f.write("#!/bin/sh\nexec sleep 3600\n")
-        os.chmod(os.path.join(args.work, "idle-runtime"), 0o755)
     watchers_bin = os.path.join(args.work, "bench-watchers")
     subprocess.run(["gcc", "-O2", "-o", watchers_bin, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_watchers.c")],
                    check=True)
