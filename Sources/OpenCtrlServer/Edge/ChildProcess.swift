@@ -29,7 +29,7 @@ public final class ChildProcess {
     static let drainBound: Double = 1
     /// One read's worth of output is handled per turn of the loop: small enough that a flood
     /// of short lines (thousands per read) delays a request by a few milliseconds at most.
-    private static let readChunk = 16 * 1024
+    private static let readChunk = 8 * 1024
 
     private init(pid: pid_t, readFD: Int32, loop: Loop) {
         self.pid = pid
