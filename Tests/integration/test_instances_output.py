@@ -94,6 +94,6 @@ def test_flood_is_mirrored_or_accounted_for(kit):
     shown, dropped = accounted()
     assert shown + dropped == n, (shown, dropped)
     flood = [l for l in m.stdout_lines() if l.startswith("flood line ")]
-    # Order is preserved among the mirrored lines.
     nums = [int(l.split()[2]) for l in flood]
-    assert all(a < b or b == 0 for a, b in zip(nums, nums[1:])), "flood lines out of order"
+    # Order is kept among the mirrored lines (the dropped ones leave gaps, never reversals).
+    assert all(a < b for a, b in zip(nums, nums[1:])), "flood lines out of order"
