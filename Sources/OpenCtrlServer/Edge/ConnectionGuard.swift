@@ -21,6 +21,7 @@ final class ConnectionGuards {
     /// Keyed by bufferevent address; an address reused by a new connection replaces the entry.
     private var guards: [OpaquePointer: ConnectionGuard] = [:]
     private var sweepTimer: Timer?
+    private var sweeps = 0
     /// Guards of connections accepted in this loop iteration, whose descriptors evhttp sets
     /// after our bevcb returns.
     private var unlearned: [ConnectionGuard] = []
@@ -82,9 +83,18 @@ final class ConnectionGuards {
 
     private func sweep() {
         let now = ContinuousClock.now
+        sweeps += 1
+        // A busy connection has no deadline of ours, so nothing else notices when it closes (an
+        // event stream's client leaving, a client gone before its answer): every tenth sweep
+        // drops the busy guards whose socket is gone.
+        let checkBusy = sweeps % 10 == 0
         var dead: [OpaquePointer] = []
-        for (key, guardian) in guards where guardian.isExpired(now: now, limits: limits) {
-            if !guardian.shutDownIfStillOpen() { dead.append(key) }
+        for (key, guardian) in guards {
+            if guardian.isExpired(now: now, limits: limits) {
+                if !guardian.shutDownIfStillOpen() { dead.append(key) }
+            } else if checkBusy, guardian.isBusy, !guardian.socketStillOpen {
+                dead.append(key)
+            }
         }
         for key in dead { guards[key] = nil }
         sweepTimer?.schedule(after: 1)
@@ -167,6 +177,17 @@ final class ConnectionGuard {
         case .closing: true
         case .busy: false
         }
+    }
+
+    fileprivate var isBusy: Bool {
+        if case .busy = phase { return true }
+        return false
+    }
+
+    /// Whether the descriptor learned for this connection still names its socket.
+    fileprivate var socketStillOpen: Bool {
+        guard let socket else { return true }
+        return Self.inode(of: socket.fd) == socket.inode
     }
 
     /// Shuts the socket down if it is still this connection's; false when it is gone.

@@ -64,7 +64,9 @@ public final class HTTPServer {
     /// Starts accepting on `socket`; the server owns the descriptor from here on.
     public func serve(_ socket: ListenSocket, loop: Loop) throws(LoopError) {
         let flags = UInt32(LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE)
-        guard let listener = evconnlistener_new(loop.base, nil, nil, flags, -1, socket.fd) else {
+        // Backlog 0: the socket already listens with ListenSocket's 4096; -1 would make libevent
+        // call listen(2) again with 128.
+        guard let listener = evconnlistener_new(loop.base, nil, nil, flags, 0, socket.fd) else {
             close(socket.fd)
             throw LoopError(description: "evconnlistener_new failed")
         }
