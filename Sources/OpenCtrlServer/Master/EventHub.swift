@@ -44,8 +44,6 @@ final class EventHub {
 
     private var sweepInterval: Double { min(1, limits.heartbeatSeconds / 2) }
 
-    var watcherCount: Int { watchers.count }
-
     /// Streams that got `shutdown` and are still flushing their last bytes.
     private(set) var endingStreams = 0
 

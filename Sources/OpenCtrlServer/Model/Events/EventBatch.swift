@@ -27,11 +27,7 @@ public struct EventBatch: Sendable {
 
     public mutating func append(frame: [UInt8], isLog: Bool) {
         let offset = bytes.count
-        var digits = 1
-        while frame.count >> (4 * digits) > 0 { digits += 1 }
-        for i in stride(from: digits - 1, through: 0, by: -1) { bytes.append(Self.hexDigits[(frame.count >> (4 * i)) & 15]) }
-        bytes.append(13)
-        bytes.append(10)
+        Self.appendChunkHeader(frame.count, to: &bytes)
         let headerLength = bytes.count - offset
         bytes.append(contentsOf: frame)
         bytes.append(13)
@@ -49,14 +45,18 @@ public struct EventBatch: Sendable {
 
     /// `<hex>\r\n` for a chunk of `length` bytes.
     public static func chunkHeader(_ length: Int) -> [UInt8] {
+        var header: [UInt8] = []
+        appendChunkHeader(length, to: &header)
+        return header
+    }
+
+    private static func appendChunkHeader(_ length: Int, to bytes: inout [UInt8]) {
         precondition(length >= 0)
-        var digits: [UInt8] = []
-        var n = length
-        repeat {
-            digits.append(hexDigits[n & 15])
-            n >>= 4
-        } while n > 0
-        return digits.reversed() + [13, 10]
+        var digits = 1
+        while length >> (4 * digits) > 0 { digits += 1 }
+        for i in stride(from: digits - 1, through: 0, by: -1) { bytes.append(hexDigits[(length >> (4 * i)) & 15]) }
+        bytes.append(13)
+        bytes.append(10)
     }
 
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
