@@ -143,12 +143,29 @@ public final class Request {
             for header in response.headers { evhttp_add_header(headers, header.name, header.value) }
             // evhttp would send a HEAD reply's body bytes without a length; like Go, announce
             // the length and send no body.
-            if method == .head { evhttp_add_header(headers, "Content-Length", String(response.body.count)) }
+            if method == .head { evhttp_add_header(headers, "Content-Length", String(response.bodyCount)) }
         }
-        if method != .head, !response.body.isEmpty, let output = evhttp_request_get_output_buffer(raw) {
-            response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
+        if method != .head, response.bodyCount > 0, let output = evhttp_request_get_output_buffer(raw) {
+            if let shared = response.sharedBody {
+                Self.addReference(shared, to: output)
+            } else {
+                response.body.withUnsafeBytes { _ = evbuffer_add(output, $0.baseAddress, $0.count) }
+            }
         }
         evhttp_send_reply(raw, response.status, nil, nil)
+    }
+
+    /// The buffer keeps `shared` alive until libevent has sent or dropped those bytes; the
+    /// cleanup runs on the loop thread when the chain is drained or the buffer freed.
+    private static func addReference(_ shared: SharedBytes, to output: OpaquePointer) {
+        let token = Unmanaged.passRetained(shared).toOpaque()
+        let added = evbuffer_add_reference(output, shared.base, shared.count, { _, _, token in
+            Unmanaged<SharedBytes>.fromOpaque(token!).release()
+        }, token)
+        if added != 0 {
+            Unmanaged<SharedBytes>.fromOpaque(token).release()
+            evbuffer_add(output, shared.base, shared.count)
+        }
     }
 
     // MARK: client gone

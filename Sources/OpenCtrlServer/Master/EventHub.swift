@@ -23,9 +23,6 @@ final class EventHub {
     private var ring = EventRing()
     private var batch = EventBatch()
     private var watchers: [Watcher] = []
-    /// Each instance's encoded object, reused until the record changes: a `log` event per line
-    /// then costs no instance encoding.
-    private var encodedInstances: [String: (record: InstanceRecord, json: [UInt8])] = [:]
     private var flushScheduled = false
     private var sweepCursor = 0
     private var flusher: Wakeup?
@@ -49,21 +46,22 @@ final class EventHub {
 
     // MARK: publishing
 
-    func publish(_ type: EventType, _ record: InstanceRecord?, logs: String = "") {
+    /// `instance` is the record's JSON object as the registry caches it, so a `log` event per
+    /// line costs no instance encoding.
+    func publish(_ type: EventType, _ instance: [UInt8]?, logs: String = "") {
         var logs = logs
-        logs.withUTF8 { publish(type, record, logBytes: UnsafeRawBufferPointer($0)) }
+        logs.withUTF8 { publish(type, instance, logBytes: UnsafeRawBufferPointer($0)) }
     }
 
     /// A child's output line as it came (not necessarily UTF-8).
-    func publishLog(_ record: InstanceRecord, line: UnsafeRawBufferPointer) {
-        publish(.log, record, logBytes: line)
+    func publishLog(_ instance: [UInt8], line: UnsafeRawBufferPointer) {
+        publish(.log, instance, logBytes: line)
     }
 
-    private func publish(_ type: EventType, _ record: InstanceRecord?, logBytes: UnsafeRawBufferPointer) {
+    private func publish(_ type: EventType, _ instance: [UInt8]?, logBytes: UnsafeRawBufferPointer) {
         sequence += 1
         let id = EventID(boot: boot, sequence: sequence)
-        let frame = EventFrame.encode(id: id, type: type, time: clock.now(), instance: record.map(encoded), logs: logBytes)
-        if type == .delete, let record { encodedInstances[record.id] = nil }
+        let frame = EventFrame.encode(id: id, type: type, time: clock.now(), instance: instance, logs: logBytes)
         ring.append(sequence: sequence, isLog: type.isLog, frame: frame)
         guard !watchers.isEmpty else { return }
         batch.append(frame: frame, isLog: type.isLog)
@@ -75,25 +73,18 @@ final class EventHub {
         }
     }
 
-    private func encoded(_ record: InstanceRecord) -> [UInt8] {
-        if let cached = encodedInstances[record.id], cached.record == record { return cached.json }
-        let json = record.jsonBytes
-        encodedInstances[record.id] = (record, json)
-        return json
-    }
-
     // MARK: watchers
 
     /// Registers a watcher: `retry`, one `initial` per record, then the resume replay or gap
     /// notice (§13.3, §13.5). Events published before this call were already flushed to the
     /// watchers that existed then, so everything this one receives later is newer than its
     /// snapshot.
-    func subscribe(_ stream: EventStream, records: [InstanceRecord], lastEventID: String?) {
+    func subscribe(_ stream: EventStream, records: [[UInt8]], lastEventID: String?) {
         flush()
         let watcher = Watcher(stream: stream)
         var frames = EventFrame.retry
         for record in records {
-            frames += EventFrame.encode(id: nil, type: .initial, time: clock.now(), instance: encoded(record))
+            frames += EventFrame.encode(id: nil, type: .initial, time: clock.now(), instance: record)
         }
         switch ring.plan(lastEventID: lastEventID, boot: boot) {
         case .none:

@@ -16,7 +16,7 @@ extension Master {
             // A stream that got `shutdown` is flushed by libevent alone, under this deadline.
             endTimeoutSeconds: events.limits.stallSeconds
         ) else { return }
-        events.subscribe(stream, records: registry.sorted, lastEventID: lastEventID)
+        events.subscribe(stream, records: registry.sortedJSON, lastEventID: lastEventID)
     }
 
     /// Our order (§4.4): the new key is fsynced before anyone can use it; then, in one turn of
@@ -43,7 +43,7 @@ extension Master {
         registry.keyRecord.url = key
         Log.info("Master.handlePatchInstance: API key regenerated: \(key)")
         events.shutdownAll()
-        events.publish(.update, registry.keyRecord)
-        return HTTPConventions.json(status: 200, object: registry.keyRecord.jsonBytes)
+        events.publish(.update, registry.keyJSON)
+        return HTTPConventions.json(status: 200, object: registry.keyJSON)
     }
 }

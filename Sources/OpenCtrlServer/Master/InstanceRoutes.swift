@@ -4,14 +4,7 @@ extension Master {
     static let maxIDAttempts = 8
 
     func listInstances() -> Response {
-        var w = JSONWriter(reservingCapacity: 512)
-        w.raw("[")
-        for (index, record) in registry.sorted.enumerated() {
-            if index > 0 { w.raw(",") }
-            record.writeJSON(into: &w)
-        }
-        w.raw("]\n")
-        return HTTPConventions.json(status: 200, body: w.bytes)
+        HTTPConventions.json(status: 200, shared: registry.listingBody)
     }
 
     func createInstance(_ request: Request) async throws(APIError) -> Response {
@@ -26,18 +19,18 @@ extension Master {
         guard let id else { throw .conflict("instance ID already exists") }
         let record = try InstanceRequests.create(body: request.body, id: id)
         let instance = registry.add(record)
-        events.publish(.create, record)
+        events.publish(.create, instance.json)
         let outcome = await store.commit()
         // The response shows `stopped`; the start follows it (§8.4 "Our rule").
         LoopActor.schedule { self.supervisor.send(.start(byOperator: false), to: instance) }
         try Self.requireSaved(outcome)
-        return HTTPConventions.json(status: 201, object: record.jsonBytes)
+        return HTTPConventions.json(status: 201, object: instance.json)
     }
 
     func instanceRecord(id: String) throws(APIError) -> Response {
         guard !id.isEmpty else { throw .badRequest("instance ID is required") }
-        guard let record = registry[id] else { throw .notFound("instance not found") }
-        return HTTPConventions.json(status: 200, object: record.jsonBytes)
+        guard let json = registry.json(id: id) else { throw .notFound("instance not found") }
+        return HTTPConventions.json(status: 200, object: json)
     }
 
     /// Every method but GET (answered by `instanceRecord`).
@@ -61,7 +54,7 @@ extension Master {
             if try InstanceRequests.keyRecordPatchRequestsRotation(body: request.body) {
                 return try await rotateKey()
             }
-            return HTTPConventions.json(status: 200, object: registry.keyRecord.jsonBytes)
+            return HTTPConventions.json(status: 200, object: registry.keyJSON)
         default:
             throw .methodNotAllowed(allow: allow)
         }
@@ -77,7 +70,7 @@ extension Master {
             instance.resetCounters()
             changed = true
         }
-        let snapshot = instance.record
+        let snapshot = instance.json
         if changed {
             Log.info("Master.handlePatchInstance: instance updated [\(instance.id)]")
             events.publish(.update, snapshot)
@@ -92,7 +85,7 @@ extension Master {
             LoopActor.schedule { self.supervisor.send(event, to: instance) }
         }
         if changed { try Self.requireSaved(await store.commit()) }
-        return HTTPConventions.json(status: 200, object: snapshot.jsonBytes)
+        return HTTPConventions.json(status: 200, object: snapshot)
     }
 
     private func putInstance(_ instance: ManagedInstance, body: [UInt8]) async throws(APIError) -> Response {
@@ -113,7 +106,7 @@ extension Master {
         await supervisor.settled(instance)
         try Self.requireSaved(await store.commit())
         Log.info("Master.handlePutInstance: instance URL updated: \(LogRedaction.url(url)) [\(instance.id)]")
-        return HTTPConventions.json(status: 200, object: instance.record.jsonBytes)
+        return HTTPConventions.json(status: 200, object: instance.json)
     }
 
     private func deleteInstance(_ instance: ManagedInstance) async throws(APIError) -> Response {

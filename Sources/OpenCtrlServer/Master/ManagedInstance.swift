@@ -3,8 +3,20 @@
 /// timers the lifecycle asked for.
 @LoopActor
 final class ManagedInstance {
-    var record: InstanceRecord
-    var lifecycle: Lifecycle
+    var record: InstanceRecord {
+        didSet {
+            encoded = nil
+            registryVersion.bump()
+        }
+    }
+    /// Whether the record is listed depends on the lifecycle (a deleted one is not).
+    var lifecycle: Lifecycle {
+        didSet { registryVersion.bump() }
+    }
+    /// The record's JSON object, encoded on first use after each change: the listing, the
+    /// detail route and every event about this instance share it (CONTRACT §9.1).
+    private var encoded: [UInt8]?
+    private let registryVersion: RegistryVersion
     var counters: CounterSet
     var child: ChildProcess?
     var splitter = LineSplitter()
@@ -13,8 +25,9 @@ final class ManagedInstance {
     /// Requests waiting for the lifecycle to settle (no stop or spawn in progress).
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
 
-    init(record: InstanceRecord) {
+    init(record: InstanceRecord, version: RegistryVersion) {
         self.record = record
+        registryVersion = version
         lifecycle = Lifecycle(restart: record.restart)
         counters = CounterSet(tcprx: record.tcprx, tcptx: record.tcptx, udprx: record.udprx, udptx: record.udptx)
         // Counters loaded above 2^63 − 1 (the Go original wrapped at 2^64) show saturated.
@@ -22,6 +35,13 @@ final class ManagedInstance {
     }
 
     var id: String { record.id }
+
+    var json: [UInt8] {
+        if let encoded { return encoded }
+        let json = record.jsonBytes
+        encoded = json
+        return json
+    }
 
     /// True when no stop, spawn or removal is pending.
     var isSettled: Bool {

@@ -32,7 +32,9 @@ final class Supervisor {
 
     func send(_ event: LifecycleEvent, to instance: ManagedInstance) {
         let effects = instance.lifecycle.handle(event, now: .now)
-        instance.record.status = instance.lifecycle.status.rawValue
+        let status = instance.lifecycle.status.rawValue
+        // Assigning invalidates the record's cached JSON, so only a real change does.
+        if instance.record.status != status { instance.record.status = status }
         for effect in effects { execute(effect, for: instance) }
         if instance.isSettled {
             let waiters = instance.settleWaiters
@@ -71,9 +73,9 @@ final class Supervisor {
         case .resetCountersBase:
             instance.counters.start()
         case .publishUpdate:
-            events.publish(.update, instance.record)
+            events.publish(.update, instance.json)
         case .publishLog(let text):
-            events.publish(.log, instance.record, logs: text)
+            events.publish(.log, instance.json, logs: text)
         case .save:
             store.noteChange()
         case .log(let text):
@@ -81,7 +83,7 @@ final class Supervisor {
         case .removed:
             registry.remove(instance.id)
             store.noteChange()
-            events.publish(.delete, instance.record)
+            events.publish(.delete, instance.json)
         }
     }
 
@@ -149,7 +151,7 @@ final class Supervisor {
         }
         mirror.mirror(line, id: instance.id)
         guard !line.isEmpty, !instance.lifecycle.isDeleted else { return }
-        events.publishLog(instance.record, line: line)
+        events.publishLog(instance.json, line: line)
     }
 
     // MARK: periodic work

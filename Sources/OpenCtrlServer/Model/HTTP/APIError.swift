@@ -62,6 +62,11 @@ public enum HTTPConventions {
         Response(status: status, headers: cors + [(name: "Content-Type", value: "application/json")], body: body)
     }
 
+    /// A shared JSON body (the listing) that already ends with its `\n`.
+    public static func json(status: Int32, shared body: SharedBytes) -> Response {
+        Response(status: status, headers: cors + [(name: "Content-Type", value: "application/json")], sharedBody: body)
+    }
+
     /// `body` is compact JSON without the trailing newline Go's encoder adds.
     public static func json(status: Int32, object: [UInt8]) -> Response {
         json(status: status, body: object + [0x0A])

@@ -1,0 +1,184 @@
+"""REST benchmarks (issue 10): wrk on GET /info, GET /instances with 100 and 1,000 running
+instances, GET /instances/{id}, /tcping against a listener in a separate process, and sequential
+durable create → running → delete cycles. Loopback only, bounded in count and time.
+
+usage: bench_rest.py <openctrl binary> <work dir> [seconds per wrk run] [section ...]
+sections: info list detail list1000 tcping cycles (default: all, in that order)
+
+Every wrk run is `wrk -t2 -c64 -d<seconds>s --latency` (`-c50` for /tcping, as the original was
+measured); the master's CPU time over the run comes from /proc/<pid>/stat.
+"""
+import http.client
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+binary, work = sys.argv[1], sys.argv[2]
+seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
+sections = sys.argv[4:] or ["info", "list", "detail", "list1000", "tcping", "cycles"]
+
+# The idle runtime: a static C program that waits for a signal, so starting 1,000 children
+# measures the master rather than shells.
+idle_runtime = os.path.join(work, "idle-runtime")
+source = os.path.join(work, "idle.c")
+with open(source, "w") as f:
+    f.write("#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
+if subprocess.run(["gcc", "-O2", "-static", "-o", idle_runtime, source], capture_output=True).returncode != 0:
+    with open(idle_runtime, "w") as f:
+        f.write("#!/bin/sh\nexec sleep 3600\n")
+    os.chmod(idle_runtime, 0o755)
+    print("idle runtime: shell script (gcc unavailable)")
+
+
+def start_master():
+    state_dir = os.path.join(work, f"rest-{time.monotonic_ns()}")
+    os.makedirs(state_dir)
+    exe = os.path.join(state_dir, "openctrl")
+    shutil.copy(binary, exe)  # state lives beside the binary (CONTRACT §21.1)
+    proc = subprocess.Popen([exe, f"master://127.0.0.1:0?bin={idle_runtime}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    port = key = None
+    deadline = time.monotonic() + 10
+    while key is None:
+        if time.monotonic() > deadline:
+            proc.kill()
+            sys.exit("the master did not start")
+        line = proc.stderr.readline()
+        m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
+        if m:
+            port = int(m.group(1))
+        m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
+        if m:
+            key = m.group(1)
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    return proc, port, key
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Client:
+    """One keep-alive connection."""
+
+    def __init__(self, port, key):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.key = key
+
+    def call(self, method, path, body=None):
+        self.conn.request(method, "/api/v2" + path, body=json.dumps(body) if body is not None else None,
+                          headers={"X-API-Key": self.key})
+        r = self.conn.getresponse()
+        data = r.read()
+        return r.status, (json.loads(data) if data else None)
+
+
+def create_running(client, count, first=0):
+    ids = []
+    for i in range(first, first + count):
+        status, rec = client.call("POST", "/instances", {
+            "alias": f"edge-{i:04d}",
+            "url": f"idle://0.0.0.0:{10000 + i}/127.0.0.1:{20000 + i}?log=info&tls=0&mode=1&read=30s&rate=100"})
+        assert status == 201, status
+        ids.append(rec["id"])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        _, rows = client.call("GET", "/instances")
+        if sum(1 for r in rows if r["status"] == "running") >= first + count:
+            return ids
+        time.sleep(0.1)
+    sys.exit("instances did not reach running")
+
+
+def wrk(name, proc, port, key, path, connections=64):
+    url = f"http://127.0.0.1:{port}/api/v2{path}"
+    cpu0 = cpu_seconds(proc.pid)
+    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-H", f"X-API-Key: {key}", url],
+                         capture_output=True, text=True, timeout=seconds + 60).stdout
+    cpu = cpu_seconds(proc.pid) - cpu0
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockerr = re.search(r"Socket errors: (.*)", out)
+    total = rate * seconds
+    print(f"{name}: {rate:,.0f} req/s p50={p50} p99={p99} master_cpu={cpu:.2f}s "
+          f"({cpu / max(total, 1) * 1e6:.1f} us/req)"
+          + (f" non2xx={errors.group(1)}" if errors else "") + (f" socket_errors: {sockerr.group(1)}" if sockerr else ""),
+          flush=True)
+
+
+def acceptor(port_out):
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4096)
+    port_out.put(listener.getsockname()[1])
+    while True:
+        conn, _ = listener.accept()
+        conn.close()
+
+
+def main():
+    proc, port, key = start_master()
+    client = Client(port, key)
+    try:
+        if "info" in sections:
+            wrk("GET /info", proc, port, key, "/info")
+        ids = []
+        if {"list", "detail", "list1000"} & set(sections):
+            ids = create_running(client, 100)
+            _, rows = client.call("GET", "/instances")
+            conn = http.client.HTTPConnection("127.0.0.1", port)
+            conn.request("GET", "/api/v2/instances", headers={"X-API-Key": key})
+            size = len(conn.getresponse().read())
+            print(f"listing of {len(rows)} records: {size} bytes")
+        if "list" in sections:
+            wrk("GET /instances (100 running)", proc, port, key, "/instances")
+        if "detail" in sections:
+            wrk("GET /instances/{id}", proc, port, key, f"/instances/{ids[0]}")
+        if "list1000" in sections:
+            create_running(client, 900, first=100)
+            wrk("GET /instances (1,000 running)", proc, port, key, "/instances")
+        if "tcping" in sections:
+            ports = multiprocessing.Queue()
+            accepting = multiprocessing.Process(target=acceptor, args=(ports,), daemon=True)
+            accepting.start()
+            target = ports.get(timeout=5)
+            try:
+                wrk("GET /tcping (50 connections)", proc, port, key, f"/tcping?target=127.0.0.1:{target}", connections=50)
+                _, body = client.call("GET", f"/tcping?target=127.0.0.1:{target}")
+                assert body["connected"] is True, body
+            finally:
+                accepting.terminate()
+        if "cycles" in sections:
+            for i in ids:
+                client.call("DELETE", f"/instances/{i}")
+            cycles = 0
+            cpu0 = cpu_seconds(proc.pid)
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < seconds:
+                status, rec = client.call("POST", "/instances", {"url": "idle://cycle"})
+                assert status == 201, status
+                while client.call("GET", f"/instances/{rec['id']}")[1]["status"] != "running":
+                    pass
+                assert client.call("DELETE", f"/instances/{rec['id']}")[0] == 204
+                cycles += 1
+            elapsed = time.monotonic() - t0
+            cpu = cpu_seconds(proc.pid) - cpu0
+            print(f"cycles: {cycles / elapsed:,.0f} create→running→delete per second (durable, one "
+                  f"keep-alive client), master_cpu={cpu / cycles * 1e3:.2f} ms per cycle", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+if __name__ == "__main__":
+    main()
