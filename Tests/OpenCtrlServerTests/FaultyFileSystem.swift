@@ -10,7 +10,7 @@ import Synchronization
 /// instant would.
 final class FaultyFileSystem: FileSystem {
     enum Call: String, Sendable, CaseIterable {
-        case mkdir, open, write, fsync, close, read, exists, link, rename, unlink
+        case mkdir, open, write, fsync, fdatasync, close, read, exists, link, rename, unlink
         case fsyncDir = "fsync dir"
     }
 
@@ -67,6 +67,18 @@ final class FaultyFileSystem: FileSystem {
         let fd = try base.openForWrite(path)
         state.withLock { _ = $0.openDescriptors.insert(fd) }
         return fd
+    }
+
+    func openForAppend(_ path: String) throws(SystemError) -> Int32 {
+        if let e = intercept(.open, path) { throw e }
+        let fd = try base.openForAppend(path)
+        state.withLock { _ = $0.openDescriptors.insert(fd) }
+        return fd
+    }
+
+    func fdatasync(_ fd: Int32, path: String) throws(SystemError) {
+        if let e = intercept(.fdatasync, path) { throw e }
+        try base.fdatasync(fd, path: path)
     }
 
     func write(_ fd: Int32, _ bytes: [UInt8], path: String) throws(SystemError) {

@@ -110,5 +110,5 @@ def test_sigpipe_is_ignored(started):
 def test_shutdown_leaves_no_temporary_files(started):
     assert started.stop() == 0
     names = sorted(p.name for p in started.state_dir.iterdir())
-    assert names in (["openctrl.gob"], ["openctrl.gob", "openctrl.gob.backup"]), names
+    assert names in (["openctrl.gob", "openctrl.gob.log"], ["openctrl.gob", "openctrl.gob.backup", "openctrl.gob.log"]), names
     assert statefile.key_record(started.primary.read_bytes())["url"] == started.key

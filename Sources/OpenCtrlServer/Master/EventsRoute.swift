@@ -33,11 +33,11 @@ extension Master {
         }
         let key = Identifiers.apiKey()
         registry.rotatingKey = key
-        let outcome = await store.commit()
+        let outcome = await store.commit(.all)
         registry.rotatingKey = nil
         guard outcome == .saved else {
             // A write that started meanwhile may have carried the new key: put the old one back.
-            store.noteChange()
+            store.noteChange(.all)
             throw .internalError("state save failed")
         }
         registry.keyRecord.url = key

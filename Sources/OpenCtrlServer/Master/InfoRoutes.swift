@@ -47,7 +47,7 @@ extension Master {
         let unchanged = registry.keyRecord.alias.utf8.elementsEqual(alias.utf8)
         registry.keyRecord.alias = alias
         if unchanged && !store.isDirty { return infoResponse() }
-        if case .failed(let error) = await store.commit() {
+        if case .failed(let error) = await store.commit(.all) {
             throw .internalError("state save failed: \(error)")
         }
         return infoResponse()

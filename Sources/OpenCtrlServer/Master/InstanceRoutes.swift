@@ -19,12 +19,14 @@ extension Master {
         guard let id else { throw .conflict("instance ID already exists") }
         let record = try InstanceRequests.create(body: request.body, id: id)
         let instance = registry.add(record)
-        events.publish(.create, instance.json)
-        let outcome = await store.commit()
-        // The response shows `stopped`; the start follows it (§8.4 "Our rule").
+        let created = instance.json
+        events.publish(.create, created)
+        // The response shows `stopped` and the start follows the `create` event (§8.4 "Our
+        // rule"); children start without waiting for the write (§21.4), so the spawn and the
+        // fsync overlap.
         LoopActor.schedule { self.supervisor.send(.start(byOperator: false), to: instance) }
-        try Self.requireSaved(outcome)
-        return HTTPConventions.json(status: 201, object: instance.json)
+        try Self.requireSaved(await store.commit(.instance(id)))
+        return HTTPConventions.json(status: 201, object: created)
     }
 
     func instanceRecord(id: String) throws(APIError) -> Response {
@@ -84,7 +86,7 @@ extension Master {
         if let event {
             LoopActor.schedule { self.supervisor.send(event, to: instance) }
         }
-        if changed { try Self.requireSaved(await store.commit()) }
+        if changed { try Self.requireSaved(await store.commit(.instance(instance.id))) }
         return HTTPConventions.json(status: 200, object: snapshot)
     }
 
@@ -104,7 +106,7 @@ extension Master {
         instance.record.type = replaced.type
         supervisor.send(.start(byOperator: true), to: instance)
         await supervisor.settled(instance)
-        try Self.requireSaved(await store.commit())
+        try Self.requireSaved(await store.commit(.instance(instance.id)))
         Log.info("Master.handlePutInstance: instance URL updated: \(LogRedaction.url(url)) [\(instance.id)]")
         return HTTPConventions.json(status: 200, object: instance.json)
     }

@@ -75,32 +75,37 @@ public final class Master {
         let fs = PosixFileSystem()
         let loaded: [InstanceRecord]
         let knownGood: Bool
-        var rewritePrimary = false
-        switch StateFileLoader.load(files, using: fs, nowUnixSeconds: time(nil)) {
+        let load = StateFileLoader.loadWithChangeLog(files, using: fs, nowUnixSeconds: time(nil))
+        switch load.result {
         case .fresh:
             loaded = []
             knownGood = false
         case .loaded(let records, let path):
             loaded = records
             knownGood = true
+            logChangeLog(load.log, files: files)
             Log.info("Master.loadState: loaded \(records.count) instances from \(path)")
         case .restored(let records, let path, let reason, let copy):
             loaded = records
             knownGood = false
-            rewritePrimary = true
             Log.info("Master.loadState: primary state invalid (\(reason)), restored from backup: \(path)")
             if case .failed(let error) = copy {
                 Log.info("Master.loadState: keeping the invalid primary failed: \(error)")
             }
+            logChangeLog(load.log, files: files)
             Log.info("Master.loadState: loaded \(records.count) instances from \(path)")
         case let refusal:
             StartupFailure.report(refusal.message ?? "Master.loadState: state files unreadable")
             return nil
         }
         let registry = Registry(records: loaded.map(Self.normalizedAfterBoot))
-        let store = StateStore(files: files, fs: fs, loop: loop, primaryKnownGood: knownGood)
+        let store = StateStore(files: files, fs: fs, loop: loop, primaryKnownGood: knownGood, foldNeeded: load.needsFold)
         store.snapshot = { [unowned registry] in registry.persisted }
-        if rewritePrimary {
+        store.record = { [unowned registry] id in registry.instance(id)?.record }
+        // A first start folds when it creates the key (`ensureKeyRecord`); any other start
+        // whose log cannot take appends as it is (missing, replayed, superseded, or a primary
+        // restored from the backup) folds before serving.
+        if load.result != .fresh && (load.needsFold || !knownGood) {
             store.markChanged()
             _ = store.saveBeforeLoop()
         }
@@ -127,6 +132,29 @@ public final class Master {
         master.ensureKeyRecord()
         master.autoStart()
         return master
+    }
+
+    private static func logChangeLog(_ outcome: ChangeLogOutcome, files: StateFiles) {
+        func kept(_ copy: CorruptCopy) -> String {
+            switch copy {
+            case .kept(let path): "kept as \(path)"
+            case .failed(let error): "keeping it failed: \(error)"
+            case .notNeeded: "nothing to keep"
+            }
+        }
+        switch outcome {
+        case .absent, .replayed(0):
+            break
+        case .replayed(let changes):
+            Log.info("Master.loadState: replayed \(changes) changes from \(files.log)")
+        case let .tornTail(changes, bytes, copy):
+            Log.info("Master.loadState: replayed \(changes) changes from \(files.log); dropped its unfinished last entry "
+                + "(\(bytes) bytes, never acknowledged); \(kept(copy))")
+        case .superseded:
+            Log.info("Master.loadState: \(files.log) extends an earlier state file whose changes \(files.primary) holds; replaced")
+        case .orphaned(let copy):
+            Log.info("Master.loadState: \(files.log) extends a state file that could not be loaded and was not replayed; \(kept(copy))")
+        }
     }
 
     /// The TLS context of modes 1 and 2 (CONTRACT §3), made before any state is touched so a

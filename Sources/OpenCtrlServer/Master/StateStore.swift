@@ -4,19 +4,37 @@ public enum SaveOutcome: Sendable, Equatable {
     case failed(SystemError)
 }
 
-/// Group commit for the state file (CONTRACT §21.4).
+/// Group commit for the state file and its change log (CONTRACT §21.4, `ChangeLog`).
 ///
-/// Changes are numbered; a write carries a snapshot encoded on the loop and covers every
-/// change made before it was encoded. Only one write runs at a time, off the loop; changes
+/// Changes are numbered; a write covers every change made before it started, is prepared on
+/// the loop and runs off it, one at a time, on the store's long-lived worker thread; changes
 /// that arrive meanwhile ride on the next write together, so N concurrent mutations cost one
-/// fsync round, not N. A request that must be durable before it is answered awaits `commit`.
+/// sync, not N. A request that must be durable before it is answered awaits `commit`.
+///
+/// A write is one of two shapes. An append puts the current image (or the removal) of every
+/// instance changed since the last write into one log frame and `fdatasync`s it. A fold writes
+/// the whole registry with the §21.4 procedure and starts a new empty log; it is used for
+/// changes to the `********` record (the primary must hold the current key: installer scripts
+/// read it there), for periodic counter flushes, at startup and shutdown, once the log outgrows
+/// its bound, and after any failed write (a failed append may have left a partial frame that
+/// nothing may follow).
 @LoopActor
 public final class StateStore {
+    /// What a change touched.
+    public enum Change: Sendable {
+        case instance(String)
+        /// The key record or many instances: written by a fold.
+        case all
+    }
+
     public let files: StateFiles
     private let fs: FileSystem
     private let loop: Loop
+    private let worker = SerialWorker()
     /// Supplies the records to persist; deleted records are never part of it.
     public var snapshot: @LoopActor () -> [InstanceRecord] = { [] }
+    /// The live record under an ID, nil once it is deleted.
+    public var record: @LoopActor (String) -> InstanceRecord? = { _ in nil }
     /// True once this process validated the primary at load or wrote and fsynced it: only
     /// then may it be promoted to backup.
     private var primaryKnownGood: Bool
@@ -27,30 +45,46 @@ public final class StateStore {
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var failures = 0
     private lazy var retryTimer = Timer(loop: loop) { [unowned self] in self.startWriteIfNeeded() }
+    /// Instances changed since the last write started.
+    private var dirty: Set<String> = []
+    private var foldNeeded: Bool
+    /// The log's length as we wrote it, and the length past which the next write folds.
+    private var logBytes = ChangeLog.headerSize
+    private var foldThreshold = StateStore.minimumFoldThreshold
+    static let minimumFoldThreshold = 1 << 20
 
-    public init(files: StateFiles, fs: FileSystem, loop: Loop, primaryKnownGood: Bool) {
+    public init(files: StateFiles, fs: FileSystem, loop: Loop, primaryKnownGood: Bool, foldNeeded: Bool) {
         self.files = files
         self.fs = fs
         self.loop = loop
         self.primaryKnownGood = primaryKnownGood
+        self.foldNeeded = foldNeeded
     }
 
     public var isDirty: Bool { changeSeq > durableSeq }
 
-    /// Records a change to be written soon, without waiting (backoff applies after failures).
-    public func noteChange() {
+    private func note(_ change: Change) {
         changeSeq += 1
+        switch change {
+        case .instance(let id): dirty.insert(id)
+        case .all: foldNeeded = true
+        }
+    }
+
+    /// Records a change to be written soon, without waiting (backoff applies after failures).
+    public func noteChange(_ change: Change) {
+        note(change)
         if !retryTimer.isPending { startWriteIfNeeded() }
     }
 
     /// Records a change that the caller is about to write itself with `saveBeforeLoop`.
     public func markChanged() {
-        changeSeq += 1
+        note(.all)
     }
 
     /// Records a change and returns once a write containing it has been fsynced (or failed).
-    public func commit() async -> SaveOutcome {
-        changeSeq += 1
+    public func commit(_ change: Change) async -> SaveOutcome {
+        note(change)
         let seq = changeSeq
         return await withCheckedContinuation { done in
             waiters.append((seq, done))
@@ -73,25 +107,60 @@ public final class StateStore {
         }
     }
 
-    /// Writes the current snapshot on the loop thread, blocking it. Only for startup (before
-    /// the loop serves anyone) and shutdown; waits for a background write to finish first.
+    /// Folds on the loop thread, blocking it. Only for startup (before the loop serves anyone)
+    /// and shutdown; waits for a background write to finish first.
     public func saveNow() async -> SaveOutcome {
         while writing { await withCheckedContinuation { idleWaiters.append($0) } }
         retryTimer.cancel()
-        return complete(seq: changeSeq, result: write(StateCodec.encode(snapshot())))
+        return saveInline()
     }
 
     /// Same as `saveNow` for code that runs before the loop does.
     public func saveBeforeLoop() -> SaveOutcome {
         precondition(!writing)
-        let outcome = complete(seq: changeSeq, result: write(StateCodec.encode(snapshot())))
+        let outcome = saveInline()
         if outcome != .saved { retryTimer.schedule(after: Self.retryDelay(failures: failures)) }
         return outcome
     }
 
-    private func write(_ bytes: [UInt8]) -> Result<Void, SystemError> {
+    private func saveInline() -> SaveOutcome {
+        let write = prepareFold()
+        return complete(write, result: Self.run(write, files: files, fs: fs))
+    }
+
+    // MARK: writes
+
+    /// A write prepared on the loop: the bytes and what it covers.
+    private struct Write: Sendable {
+        var seq: UInt64
+        var fold: Bool
+        var bytes: [UInt8]
+        var knownGood: Bool
+    }
+
+    private func prepareFold() -> Write {
+        let bytes = StateCodec.encode(snapshot())
+        dirty.removeAll()
+        foldNeeded = false
+        return Write(seq: changeSeq, fold: true, bytes: bytes, knownGood: primaryKnownGood)
+    }
+
+    private func prepareWrite() -> Write {
+        if foldNeeded || logBytes >= foldThreshold { return prepareFold() }
+        let changes: [StateChange] = dirty.sorted(by: bytesLess).map { id in
+            record(id).map { .put($0) } ?? .remove(id: id)
+        }
+        dirty.removeAll()
+        return Write(seq: changeSeq, fold: false, bytes: ChangeLog.frame(changes), knownGood: primaryKnownGood)
+    }
+
+    private nonisolated static func run(_ write: Write, files: StateFiles, fs: FileSystem) -> Result<Void, SystemError> {
         do throws(SystemError) {
-            try StateFileWriter.write(bytes, to: files, primaryKnownGood: primaryKnownGood, using: fs)
+            if write.fold {
+                try ChangeLogWriter.fold(write.bytes, to: files, primaryKnownGood: write.knownGood, using: fs)
+            } else {
+                try ChangeLogWriter.append(write.bytes, to: files, using: fs)
+            }
             return .success(())
         } catch {
             return .failure(error)
@@ -100,25 +169,24 @@ public final class StateStore {
 
     private func startWriteIfNeeded() {
         guard !writing, changeSeq > durableSeq || !waiters.isEmpty else { return }
+        // Nothing to append (a `durable` for a change already written): a no-op write would
+        // still be a frame, so answer at once.
+        if !foldNeeded && dirty.isEmpty {
+            _ = complete(Write(seq: changeSeq, fold: false, bytes: [], knownGood: primaryKnownGood), result: .success(()))
+            return
+        }
         writing = true
-        let seq = changeSeq
-        let bytes = StateCodec.encode(snapshot())
-        let files = self.files, fs = self.fs, knownGood = primaryKnownGood
-        WorkerThread.detach {
-            let result: Result<Void, SystemError>
-            do throws(SystemError) {
-                try StateFileWriter.write(bytes, to: files, primaryKnownGood: knownGood, using: fs)
-                result = .success(())
-            } catch {
-                result = .failure(error)
-            }
-            LoopActor.schedule { self.finishBackgroundWrite(seq: seq, result: result) }
+        let write = prepareWrite()
+        let files = self.files, fs = self.fs
+        worker.submit {
+            let result = Self.run(write, files: files, fs: fs)
+            LoopActor.schedule { self.finishBackgroundWrite(write, result: result) }
         }
     }
 
-    private func finishBackgroundWrite(seq: UInt64, result: Result<Void, SystemError>) {
+    private func finishBackgroundWrite(_ write: Write, result: Result<Void, SystemError>) {
         writing = false
-        _ = complete(seq: seq, result: result)
+        _ = complete(write, result: result)
         let idle = idleWaiters
         idleWaiters.removeAll()
         for waiter in idle { waiter.resume() }
@@ -136,21 +204,28 @@ public final class StateStore {
     }
 
     /// Applies a finished write: advances what is durable and answers the waiters it covers.
-    private func complete(seq: UInt64, result: Result<Void, SystemError>) -> SaveOutcome {
+    private func complete(_ write: Write, result: Result<Void, SystemError>) -> SaveOutcome {
         let outcome: SaveOutcome
         switch result {
         case .success:
-            durableSeq = max(durableSeq, seq)
-            primaryKnownGood = true
+            durableSeq = max(durableSeq, write.seq)
             failures = 0
             outcome = .saved
+            if write.fold {
+                primaryKnownGood = true
+                logBytes = ChangeLog.headerSize
+                foldThreshold = max(Self.minimumFoldThreshold, write.bytes.count)
+            } else {
+                logBytes += write.bytes.count
+            }
         case .failure(let error):
             failures += 1
+            foldNeeded = true
             Log.info("Master.saveState: \(error)")
             outcome = .failed(error)
         }
-        let covered = waiters.filter { $0.seq <= seq }
-        waiters.removeAll { $0.seq <= seq }
+        let covered = waiters.filter { $0.seq <= write.seq }
+        waiters.removeAll { $0.seq <= write.seq }
         for waiter in covered { waiter.done.resume(returning: outcome) }
         return outcome
     }

@@ -77,12 +77,12 @@ final class Supervisor {
         case .publishLog(let text):
             events.publish(.log, instance.json, logs: text)
         case .save:
-            store.noteChange()
+            store.noteChange(.instance(instance.id))
         case .log(let text):
             Log.info("\(text) [\(instance.id)]")
         case .removed:
             registry.remove(instance.id)
-            store.noteChange()
+            store.noteChange(.instance(instance.id))
             events.publish(.delete, instance.json)
         }
     }
@@ -164,7 +164,7 @@ final class Supervisor {
         if countersDirty, now - lastCounterFlush >= Self.counterFlushInterval {
             countersDirty = false
             lastCounterFlush = now
-            store.noteChange()
+            store.noteChange(.all)
         }
         ticker?.schedule(after: Lifecycle.checkpointCheckInterval.seconds)
     }

@@ -33,6 +33,11 @@ public protocol FileSystem: Sendable {
     /// Writes every byte: loops over short writes and retries EINTR.
     func write(_ fd: Int32, _ bytes: [UInt8], path: String) throws(SystemError)
     func fsync(_ fd: Int32, path: String) throws(SystemError)
+    /// `O_WRONLY|O_APPEND|O_CLOEXEC` without `O_CREAT`: a log that vanished must not be
+    /// silently recreated without its header.
+    func openForAppend(_ path: String) throws(SystemError) -> Int32
+    /// Data plus the metadata needed to read it back (the new length), not timestamps.
+    func fdatasync(_ fd: Int32, path: String) throws(SystemError)
     func close(_ fd: Int32, path: String) throws(SystemError)
     /// The whole file, opened `O_RDONLY|O_CLOEXEC`. A file longer than `limit` bytes fails with
     /// EFBIG after reading at most `limit + 1` bytes; a missing one fails with ENOENT.

@@ -28,6 +28,14 @@ public struct PosixFileSystem: FileSystem {
         _ = try retrying("fsync", path) { Glibc.fsync(fd) }
     }
 
+    public func openForAppend(_ path: String) throws(SystemError) -> Int32 {
+        try retrying("open", path) { Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
+    }
+
+    public func fdatasync(_ fd: Int32, path: String) throws(SystemError) {
+        _ = try retrying("fdatasync", path) { Glibc.fdatasync(fd) }
+    }
+
     /// Not retried on EINTR: Linux has released the descriptor by then, and a retry could close
     /// a descriptor another thread just received. The data is already fsynced, so EINTR is success.
     public func close(_ fd: Int32, path: String) throws(SystemError) {

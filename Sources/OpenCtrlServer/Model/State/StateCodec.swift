@@ -45,7 +45,7 @@ public enum StateCodec {
         return out
     }
 
-    private static func encodeRecord(_ r: InstanceRecord, into out: inout [UInt8]) {
+    static func encodeRecord(_ r: InstanceRecord, into out: inout [UInt8]) {
         assert(zip(r.tags, r.tags.dropFirst()).allSatisfy { bytesLess($0.key, $1.key) },
                "tags of \(r.id) must be strictly ascending by key bytes")
         let start = out.count
@@ -146,7 +146,7 @@ public enum StateCodec {
     }
 
     /// Returns the record and where its id bytes are, for the order check against the previous one.
-    private static func decodeRecord(
+    static func decodeRecord(
         _ reader: Reader
     ) throws(StateRecordError) -> (InstanceRecord, Range<Int>) {
         var fields = reader
@@ -266,7 +266,7 @@ public enum StateCodec {
 }
 
 extension [UInt8] {
-    fileprivate mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
+    mutating func appendBigEndian<T: FixedWidthInteger>(_ value: T) {
         for shift in stride(from: T.bitWidth - 8, through: 0, by: -8) {
             append(UInt8(truncatingIfNeeded: value >> shift))
         }

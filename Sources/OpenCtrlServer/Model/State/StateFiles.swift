@@ -6,6 +6,10 @@ public struct StateFiles: Sendable, Equatable {
     public let backup: String
     public let tmp: String
     public let backupTmp: String
+    /// The change log extending the primary (see `ChangeLog`), and the name a new one is
+    /// written under before it replaces the old one.
+    public let log: String
+    public let logTmp: String
 
     public init(directory: String) {
         var dir = directory.isEmpty ? "." : directory
@@ -16,11 +20,18 @@ public struct StateFiles: Sendable, Equatable {
         backup = prefix + "openctrl.gob.backup"
         tmp = prefix + "openctrl.gob.tmp"
         backupTmp = prefix + "openctrl.gob.backup.tmp"
+        log = prefix + "openctrl.gob.log"
+        logTmp = prefix + "openctrl.gob.log.tmp"
     }
 
     /// Where an invalid primary is kept for inspection when the backup is used instead.
     public func corruptPath(unixSeconds: Int) -> String {
         primary + ".corrupt-\(unixSeconds)"
+    }
+
+    /// Where a change log that cannot be replayed whole is kept for inspection.
+    public func corruptLogPath(unixSeconds: Int) -> String {
+        log + ".corrupt-\(unixSeconds)"
     }
 
     /// The directory holding `directory`, whose fsync makes a newly created `directory` durable.

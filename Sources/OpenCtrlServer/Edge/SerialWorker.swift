@@ -1,0 +1,64 @@
+import Glibc
+
+/// One long-lived thread for blocking work (state writes and fsyncs), so the loop never waits
+/// on the disk and a write does not pay for creating a thread (a sequential client makes two
+/// writes per create/delete cycle). Started by the first job, so an idle master that never
+/// writes keeps its single thread. Jobs run one at a time in submission order.
+final class SerialWorker: @unchecked Sendable {
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guarded by `lock`.
+    private var jobs: [@Sendable () -> Void] = []
+    private var started = false
+
+    init() {
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(wake, nil)
+    }
+
+    /// Lives as long as the process (owned by the state store), so the memory is never freed
+    /// under a waiting thread.
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        pthread_mutex_lock(lock)
+        jobs.append(job)
+        let start = !started
+        started = true
+        pthread_cond_signal(wake)
+        pthread_mutex_unlock(lock)
+        if start && !spawn() {
+            // No thread could be made: run inline rather than lose the write.
+            pthread_mutex_lock(lock)
+            started = false
+            let pending = jobs
+            jobs.removeAll()
+            pthread_mutex_unlock(lock)
+            for job in pending { job() }
+        }
+    }
+
+    private func spawn() -> Bool {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        pthread_attr_setstacksize(&attributes, 256 * 1024)
+        var thread = pthread_t()
+        // The thread keeps the worker it was given for the life of the process.
+        let token = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, &attributes, { arg in
+            Unmanaged<SerialWorker>.fromOpaque(arg!).takeUnretainedValue().run()
+        }, token)
+        pthread_attr_destroy(&attributes)
+        if rc != 0 { Unmanaged<SerialWorker>.fromOpaque(token).release() }
+        return rc == 0
+    }
+
+    private func run() -> Never {
+        while true {
+            pthread_mutex_lock(lock)
+            while jobs.isEmpty { pthread_cond_wait(wake, lock) }
+            let job = jobs.removeFirst()
+            pthread_mutex_unlock(lock)
+            job()
+        }
+    }
+}
