@@ -12,7 +12,9 @@ same state directory, and every instance is compared with what the clients know:
 - an acknowledged DELETE stays deleted; a record nobody created is a violation, unless it is
   exactly an in-flight create;
 - the master must start (never a refusal), keep its key, and never need the backup: a kill is not
-  a power loss, so the primary must always be complete.
+  a power loss, so the primary must always be complete, and so must the change log: its replay
+  is what brings most acknowledged changes back (counted as `replayed`), and a restart that
+  finds it unreadable or orphaned is a violation.
 
 Each instance belongs to one client thread, which sends its requests one after another, so "the
 last acknowledged state" is well defined; the threads run concurrently, so group commit is under
@@ -30,6 +32,7 @@ import argparse
 import http.client
 import json
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -96,6 +99,8 @@ class Stats:
     acknowledged: int = 0
     inflight: int = 0
     inflight_applied: int = 0
+    # Restarts whose acknowledged changes came back (partly) from the change log.
+    replayed: int = 0
     cycles: int = 0
     violations: list[str] = field(default_factory=list)
     # IDs whose DELETE was acknowledged (or seen applied): they must never come back.
@@ -260,6 +265,10 @@ def restart(master: Master, suffix: str, key: str, stats: Stats, cycle: int) -> 
     for line in master.stderr_lines():
         if "restored from backup" in line or "state files unreadable" in line:
             stats.violations.append(f"cycle {cycle}: primary invalid after kill -9: {line}")
+        if "state log unreadable" in line or "could not be loaded and was not replayed" in line:
+            stats.violations.append(f"cycle {cycle}: change log unusable after kill -9: {line}")
+        if re.search(r"Master\.loadState: replayed [1-9]\d* changes from ", line):
+            stats.replayed += 1
     return True
 
 
@@ -301,7 +310,7 @@ def run(workdir: Path, cycles: int = 200, threads: int = 4, seed: int | None = N
     finally:
         master.cleanup()
     log(f"torture: seed={seed} cycles={stats.cycles} acknowledged={stats.acknowledged} "
-        f"in_flight={stats.inflight} in_flight_applied={stats.inflight_applied} "
+        f"in_flight={stats.inflight} in_flight_applied={stats.inflight_applied} replayed={stats.replayed} "
         f"violations={len(stats.violations)} time={time.monotonic() - started:.1f}s")
     return stats
 

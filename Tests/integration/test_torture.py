@@ -21,18 +21,22 @@ def test_kill9_under_a_storm_never_loses_an_acknowledged_change(tmp_path):
     assert stats.cycles == CYCLES, lines
     # The kills must have caught requests in flight, or the run proved nothing.
     assert stats.acknowledged > CYCLES and stats.inflight > 0, lines
+    # Acknowledged changes between folds live in the change log: its replay must be exercised.
+    assert stats.replayed > 0, lines
 
 
 def test_the_checks_notice_a_lost_acknowledged_change(tmp_path):
-    """The same run, with the state rolled back to the end of cycle 1 before each later restart:
-    acknowledged changes are lost, and the torture must say so."""
+    """The same run, with the state (the primary and its change log) rolled back to the end of
+    cycle 1 before each later restart: acknowledged changes are lost, and the torture must say so."""
     kept: dict[str, bytes] = {}
 
     def roll_back(master, cycle: int) -> None:
+        log = master.state_dir / "openctrl.gob.log"
         if cycle == 1:
-            kept["primary"] = master.primary.read_bytes()
+            kept["primary"], kept["log"] = master.primary.read_bytes(), log.read_bytes()
         else:
             master.primary.write_bytes(kept["primary"])
+            log.write_bytes(kept["log"])
 
     lines: list[str] = []
     stats = torture.run(tmp_path, cycles=8, log=lines.append, after_kill=roll_back)

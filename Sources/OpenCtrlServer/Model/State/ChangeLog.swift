@@ -184,13 +184,15 @@ public enum ChangeLog {
     // MARK: Replay
 
     /// The records after every frame, in the state file's order (ascending id bytes).
+    /// IDs match by bytes, as the state file compares them (`String ==` would merge
+    /// canonically equivalent IDs).
     public static func replay(_ frames: [[StateChange]], over records: [InstanceRecord]) -> [InstanceRecord] {
-        var byID: [String: InstanceRecord] = [:]
-        for record in records { byID[record.id] = record }
+        var byID: [[UInt8]: InstanceRecord] = [:]
+        for record in records { byID[Array(record.id.utf8)] = record }
         for change in frames.joined() {
             switch change {
-            case .put(let record): byID[record.id] = record
-            case .remove(let id): byID[id] = nil
+            case .put(let record): byID[Array(record.id.utf8)] = record
+            case .remove(let id): byID[Array(id.utf8)] = nil
             }
         }
         return byID.values.sorted { bytesLess($0.id, $1.id) }

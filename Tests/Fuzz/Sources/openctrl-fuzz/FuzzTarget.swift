@@ -16,6 +16,7 @@ enum FuzzTargets {
         CheckpointTarget.self,
         LineSplitterTarget.self,
         StateCodecTarget.self,
+        ChangeLogTarget.self,
         TCPingParseTarget.self,
     ]
 
