@@ -3,7 +3,8 @@ instances, GET /instances/{id}, /tcping against a listener in a separate process
 durable create → running → delete cycles. Loopback only, bounded in count and time.
 
 usage: bench_rest.py <openctrl binary> <work dir> [seconds per wrk run] [section ...]
-sections: info list detail list1000 tcping cycles (default: all, in that order)
+sections: info cycles list detail list1000 cycles1000 tcping (default: all, in that order);
+`cycles` runs on an empty registry, `cycles1000` beside the 1,000 running instances
 
 Every wrk run is `wrk -t2 -c64 -d<seconds>s --latency` (`-c50` for /tcping, as the original was
 measured); the master's CPU time over the run comes from /proc/<pid>/stat.
@@ -14,6 +15,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -22,7 +24,7 @@ import time
 
 binary, work = sys.argv[1], sys.argv[2]
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
-sections = sys.argv[4:] or ["info", "list", "detail", "list1000", "tcping", "cycles"]
+sections = sys.argv[4:] or ["info", "cycles", "list", "detail", "list1000", "cycles1000", "tcping"]
 
 # The idle runtime: a static C program that waits for a signal, so starting 1,000 children
 # measures the master rather than shells.
@@ -116,6 +118,24 @@ def wrk(name, proc, port, key, path, connections=64):
           flush=True)
 
 
+def cycles(name, proc, client):
+    """Sequential create → running → delete over one keep-alive connection; every 2xx durable."""
+    count = 0
+    cpu0 = cpu_seconds(proc.pid)
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        status, rec = client.call("POST", "/instances", {"url": "idle://cycle"})
+        assert status == 201, status
+        while client.call("GET", f"/instances/{rec['id']}")[1]["status"] != "running":
+            pass
+        assert client.call("DELETE", f"/instances/{rec['id']}")[0] == 204
+        count += 1
+    elapsed = time.monotonic() - t0
+    cpu = cpu_seconds(proc.pid) - cpu0
+    print(f"{name}: {count / elapsed:,.0f} create→running→delete per second (durable, one keep-alive client), "
+          f"master_cpu={cpu / count * 1e3:.2f} ms per cycle", flush=True)
+
+
 def acceptor(port_out):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -127,11 +147,15 @@ def acceptor(port_out):
 
 
 def main():
+    # A terminated bench still stops its master (and so its 1,000 children) in `finally`.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     proc, port, key = start_master()
     client = Client(port, key)
     try:
         if "info" in sections:
             wrk("GET /info", proc, port, key, "/info")
+        if "cycles" in sections:
+            cycles("cycles (empty registry)", proc, client)
         ids = []
         if {"list", "detail", "list1000"} & set(sections):
             ids = create_running(client, 100)
@@ -147,6 +171,8 @@ def main():
         if "list1000" in sections:
             create_running(client, 900, first=100)
             wrk("GET /instances (1,000 running)", proc, port, key, "/instances")
+        if "cycles1000" in sections and "list1000" in sections:
+            cycles("cycles (beside 1,000 running)", proc, client)
         if "tcping" in sections:
             ports = multiprocessing.Queue()
             accepting = multiprocessing.Process(target=acceptor, args=(ports,), daemon=True)
@@ -158,23 +184,6 @@ def main():
                 assert body["connected"] is True, body
             finally:
                 accepting.terminate()
-        if "cycles" in sections:
-            for i in ids:
-                client.call("DELETE", f"/instances/{i}")
-            cycles = 0
-            cpu0 = cpu_seconds(proc.pid)
-            t0 = time.monotonic()
-            while time.monotonic() - t0 < seconds:
-                status, rec = client.call("POST", "/instances", {"url": "idle://cycle"})
-                assert status == 201, status
-                while client.call("GET", f"/instances/{rec['id']}")[1]["status"] != "running":
-                    pass
-                assert client.call("DELETE", f"/instances/{rec['id']}")[0] == 204
-                cycles += 1
-            elapsed = time.monotonic() - t0
-            cpu = cpu_seconds(proc.pid) - cpu0
-            print(f"cycles: {cycles / elapsed:,.0f} create→running→delete per second (durable, one "
-                  f"keep-alive client), master_cpu={cpu / cycles * 1e3:.2f} ms per cycle", flush=True)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

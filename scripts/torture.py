@@ -265,7 +265,7 @@ def restart(master: Master, suffix: str, key: str, stats: Stats, cycle: int) -> 
     for line in master.stderr_lines():
         if "restored from backup" in line or "state files unreadable" in line:
             stats.violations.append(f"cycle {cycle}: primary invalid after kill -9: {line}")
-        if "state log unreadable" in line or "could not be loaded and was not replayed" in line:
+        if "state log unreadable" in line or "and was not replayed" in line:
             stats.violations.append(f"cycle {cycle}: change log unusable after kill -9: {line}")
         if re.search(r"Master\.loadState: replayed [1-9]\d* changes from ", line):
             stats.replayed += 1

@@ -159,10 +159,7 @@ struct ChangeLogLoaderTests {
 
     /// The doc comment of `loadWithChangeLog`: "A refusal found in the log touches nothing",
     /// also when the log extends the backup that replaced an invalid primary.
-    @Test(.disabled("""
-        Bug in loadWithChangeLog: frames are decoded only after StateFileLoader.load, which has already \
-        renamed the invalid primary to openctrl.gob.corrupt-<ts>; the refusal then names a primary that is gone
-        """))
+    @Test
     func damagedFrameOverARestoredBackupTouchesNothing() throws {
         try Fixture.withStateDirectory { _, files in
             try LogFixture.prepare(files)

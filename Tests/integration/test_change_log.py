@@ -126,19 +126,35 @@ def test_moving_a_refused_log_aside_starts_from_the_primary(master):
 
 
 def test_log_of_an_earlier_primary_is_not_replayed(master):
-    """A fold that stopped between its two renames: the new primary holds everything; the old
-    log names the previous primary and must not be applied again."""
+    """A fold that stopped between its two renames: the new primary holds everything, the old
+    log names the old primary (now the backup) and must not be applied again."""
     ids = created_and_killed(master)
-    stale = log_path(master).read_bytes()
     master.start(url_suffix="?bin=/bin/true")
-    assert master.api("DELETE", f"/instances/{ids[0]}").status == 204
+    assert master.api("PATCH", f"/instances/{ids[0]}", body='{"alias":"stale"}').status == 200
+    stale = log_path(master).read_bytes()
+    assert master.api("PATCH", f"/instances/{ids[0]}", body='{"alias":"final"}').status == 200
     assert master.api("POST", "/info", body='{"alias":"folded"}').status == 200
     master.kill9()
+    assert stale[12:20] == struct.pack(">I", len(master.backup.read_bytes())) + master.backup.read_bytes()[-4:]
     log_path(master).write_bytes(stale)
     master.start(url_suffix="?bin=/bin/true")
     master.wait_for_log(re.escape(f"Master.loadState: {log_path(master)} extends an earlier state file whose changes "
                                   f"{master.primary} holds; replaced") + "$", 1)
-    assert sorted(listed(master)) == sorted(ids[1:])
+    assert listed(master)[ids[0]]["alias"] == "final"
+
+
+def test_log_of_another_file_is_kept_aside_not_replayed(master):
+    ids = created_and_killed(master)
+    data = bytearray(log_path(master).read_bytes())
+    data[12:16] = struct.pack(">I", 12345)
+    data[20:24] = struct.pack(">I", zlib.crc32(bytes(data[:20])))
+    log_path(master).write_bytes(bytes(data))
+    master.start(url_suffix="?bin=/bin/true")
+    master.wait_for_log(re.escape(f"Master.loadState: {log_path(master)} does not extend the state file that was "
+                                  "loaded and was not replayed; kept as ") + r".*openctrl\.gob\.log\.corrupt-\d+$", 1)
+    assert not any(i in listed(master) for i in ids)
+    kept = [p for p in master.state_dir.iterdir() if p.name.startswith("openctrl.gob.log.corrupt-")]
+    assert len(kept) == 1 and kept[0].read_bytes() == bytes(data)
 
 
 def test_header_damage_refuses(master):

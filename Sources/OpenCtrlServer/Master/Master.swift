@@ -153,7 +153,7 @@ public final class Master {
         case .superseded:
             Log.info("Master.loadState: \(files.log) extends an earlier state file whose changes \(files.primary) holds; replaced")
         case .orphaned(let copy):
-            Log.info("Master.loadState: \(files.log) extends a state file that could not be loaded and was not replayed; \(kept(copy))")
+            Log.info("Master.loadState: \(files.log) does not extend the state file that was loaded and was not replayed; \(kept(copy))")
         }
     }
 

@@ -9,11 +9,11 @@ public enum ChangeLogOutcome: Equatable, Sendable {
     /// Replayed, and the unfinished last append (`bytes` long, never acknowledged) was dropped;
     /// the log as found is kept for inspection.
     case tornTail(changes: Int, bytes: Int, copy: CorruptCopy)
-    /// It names an earlier state file: a fold stopped after its new primary was in place, and
-    /// that primary already holds every change of the log.
+    /// It names the backup of a valid primary: a fold stopped after its new primary was in
+    /// place, and that primary already holds every change of the log.
     case superseded
-    /// It names the invalid primary the backup replaced, so it cannot be replayed; kept for
-    /// inspection.
+    /// It names a file that was not loaded (the invalid primary the backup replaced, or neither
+    /// state file), so it cannot be replayed; kept for inspection.
     case orphaned(copy: CorruptCopy)
 }
 
@@ -41,6 +41,7 @@ extension StateFileLoader {
             logBytes = nil
         }
         var logBase: ChangeLogBase?
+        var contents: Result<ChangeLogContents, ChangeLogError>?
         if let logBytes {
             do {
                 logBase = try ChangeLog.base(of: logBytes)
@@ -49,50 +50,63 @@ extension StateFileLoader {
             } catch {
                 return refusal(files, reason: error.description)
             }
+            do {
+                contents = .success(try ChangeLog.decode(logBytes))
+            } catch {
+                contents = .failure(error)
+            }
+        }
+        // Which file the log extends, decided from the files as they are, before `load` may
+        // rename an invalid primary: a log that would be replayed but cannot be read refuses
+        // the start with every file untouched.
+        let primaryBase = base(of: files.primary, fs), backupBase = base(of: files.backup, fs)
+        if let logBase, case .failure(let error) = contents, logBase == primaryBase || logBase == backupBase {
+            return refusal(files, reason: error.description)
         }
 
         let result = load(files, using: fs, nowUnixSeconds: nowUnixSeconds)
-        guard let logBytes, let logBase else {
+        guard let logBase, case .success(let contents) = contents else {
             return StateLoad(result: result, log: .absent, needsFold: true)
         }
-        let records: [InstanceRecord], path: String
+        let records: [InstanceRecord], loadedBase: ChangeLogBase?
         switch result {
-        case let .loaded(r, from): (records, path) = (r, from)
-        case let .restored(r, from, _, _): (records, path) = (r, from)
+        case let .loaded(r, _): (records, loadedBase) = (r, primaryBase)
+        case let .restored(r, _, _, _): (records, loadedBase) = (r, backupBase)
         case .fresh:
             // A log without a state file extends nothing that exists.
             return StateLoad(result: result, log: .orphaned(copy: keepAside(files, fs, nowUnixSeconds)), needsFold: true)
         case .unsupportedVersion, .unreadable:
             return StateLoad(result: result, log: .absent, needsFold: false)
         }
-
-        let loadedBase: ChangeLogBase
-        do {
-            loadedBase = ChangeLogBase(stateFile: try fs.readFile(path, limit: StateCodec.maxFileSize))
-        } catch {
-            return refusal(files, reason: "\(path): \(readFailure(error))")
-        }
-        guard loadedBase == logBase else {
-            if path == files.primary { return StateLoad(result: result, log: .superseded, needsFold: true) }
+        guard logBase == loadedBase else {
+            // A fold makes the old primary the backup before it replaces the log, so a log naming
+            // the backup of a valid primary is the old one: the primary holds all of it. A log
+            // naming anything else is kept aside rather than overwritten by the next fold.
+            if case .loaded = result, logBase == backupBase {
+                return StateLoad(result: result, log: .superseded, needsFold: true)
+            }
             return StateLoad(result: result, log: .orphaned(copy: keepAside(files, fs, nowUnixSeconds)), needsFold: true)
         }
 
-        let contents: ChangeLogContents
-        do {
-            contents = try ChangeLog.decode(logBytes)
-        } catch {
-            return refusal(files, reason: error.description)
-        }
         let replayed = ChangeLog.replay(contents.frames, over: records)
         let changes = contents.frames.reduce(0) { $0 + $1.count }
         let outcome: ChangeLogOutcome = contents.tornTailBytes > 0
             ? .tornTail(changes: changes, bytes: contents.tornTailBytes, copy: keepAside(files, fs, nowUnixSeconds))
             : .replayed(changes: changes)
-        let replaced: StateLoadResult = switch result {
-        case let .restored(_, from, reason, copy): .restored(records: replayed, from: from, primaryReason: reason, corruptCopy: copy)
-        default: .loaded(records: replayed, from: path)
+        switch result {
+        case let .restored(_, from, reason, copy):
+            return StateLoad(result: .restored(records: replayed, from: from, primaryReason: reason, corruptCopy: copy),
+                             log: outcome, needsFold: true)
+        default:
+            return StateLoad(result: .loaded(records: replayed, from: files.primary), log: outcome,
+                             needsFold: changes > 0 || contents.tornTailBytes > 0)
         }
-        return StateLoad(result: replaced, log: outcome, needsFold: changes > 0 || contents.tornTailBytes > 0)
+    }
+
+    /// The base a state file would give a log, nil when it cannot be read.
+    private static func base(of path: String, _ fs: some FileSystem) -> ChangeLogBase? {
+        guard let bytes = try? fs.readFile(path, limit: StateCodec.maxFileSize), bytes.count >= StateCodec.trailerSize else { return nil }
+        return ChangeLogBase(stateFile: bytes)
     }
 
     private static func keepAside(_ files: StateFiles, _ fs: some FileSystem, _ now: Int) -> CorruptCopy {
