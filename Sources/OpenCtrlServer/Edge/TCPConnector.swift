@@ -31,10 +31,12 @@ final class TCPConnector {
     private var firstError: [UInt8]?
     private var socket: Int32 = -1
     private var event: OpaquePointer?
+    private let closer: DeferredClose
 
-    init(loop: Loop, addresses: [DialAddress], deadline: ContinuousClock.Instant, completion: @escaping @LoopActor (ConnectOutcome) -> Void) {
+    init(loop: Loop, addresses: [DialAddress], deadline: ContinuousClock.Instant, closer: DeferredClose, completion: @escaping @LoopActor (ConnectOutcome) -> Void) {
         base = loop.base
         self.addresses = addresses
+        self.closer = closer
         self.deadline = deadline
         self.completion = completion
     }
@@ -67,7 +69,8 @@ final class TCPConnector {
     /// before the call returns, yet a non-blocking connect still says EINPROGRESS. The second
     /// `connect` reads that outcome (0, or the error `SO_ERROR` would give) instead of paying
     /// for an event registration, a loop turn and its removal; EALREADY means it really waits.
-    static func attempt(_ address: DialAddress) -> ConnectAttempt {
+    /// A connected socket goes to `closer`.
+    static func attempt(_ address: DialAddress, closer: DeferredClose) -> ConnectAttempt {
         let family = address.ip.isIPv4 ? AF_INET : AF_INET6
         let fd = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return .done(.failed(DialErrors.syscall("socket", address, errno: errno))) }
@@ -78,7 +81,7 @@ final class TCPConnector {
         }
         switch code {
         case 0:
-            close(fd)
+            closer.close(fd)
             return .done(.connected)
         case EALREADY, EINPROGRESS, EINTR:
             return .inProgress(fd)
@@ -97,7 +100,7 @@ final class TCPConnector {
                 return
             }
             next += 1
-            switch Self.attempt(address) {
+            switch Self.attempt(address, closer: closer) {
             case .done(.connected):
                 finish(.connected)
                 return

@@ -17,6 +17,7 @@ final class TCPingService {
     private(set) lazy var resolver = DNSResolver(loop: loop)
     /// Read once, when the first probe arrives, as Go reads it once.
     private(set) lazy var services: ServicePorts = Self.loadServices()
+    fileprivate lazy var closer = DeferredClose(loop: loop)
     private var slots = ProbeSlots(capacity: slotCount, maxWait: slotWait)
     private var waiting: [ProbeSlots.Ticket: TCPingProbe] = [:]
     /// Every probe that waits for something; nothing else holds them.
@@ -85,7 +86,7 @@ final class TCPingService {
             arm()
             return
         }
-        switch TCPConnector.attempt(address) {
+        switch TCPConnector.attempt(address, closer: closer) {
         case .done(let outcome):
             answer(Self.result(target, outcome, since: now), for: request, probe: existing)
         case .inProgress(let socket):
@@ -253,7 +254,7 @@ final class TCPingProbe {
     }
 
     private func connector(to addresses: [DialAddress], deadline: ContinuousClock.Instant) -> TCPConnector {
-        let connector = TCPConnector(loop: service.loop, addresses: addresses, deadline: deadline) { [weak self] in
+        let connector = TCPConnector(loop: service.loop, addresses: addresses, deadline: deadline, closer: service.closer) { [weak self] in
             self?.connectEnded($0)
         }
         stage = .connecting(connector)
