@@ -17,7 +17,9 @@ enum ConnectAttempt: Equatable {
 
 /// The connect phase of one probe: a non-blocking TCP connect to each address in turn, each with
 /// Go's share of what is left of the budget (`DialBudget`), the socket closed as soon as the
-/// handshake completes. The first failure is the one reported, as Go's `dialSerial` does.
+/// handshake completes (at the end of the loop iteration, through `DeferredClose`, when the
+/// `connect` call itself completed it). The first failure is the one reported, as Go's
+/// `dialSerial` does.
 ///
 /// Owns at most one socket and one event at a time; `cancel` and `deinit` release both, the
 /// event first so libevent never watches a closed (or reused) descriptor.
