@@ -274,4 +274,13 @@ struct GoURLTests {
         let location = SourceLocation(fileID: #fileID, filePath: #filePath, line: Int(c.line), column: 1)
         #expect(decoded == c.expected, sourceLocation: location)
     }
+
+    @Test(arguments: queries)
+    func firstQueryValueIsTheMapsFirstValue(_ c: QueryCase) {
+        let location = SourceLocation(fileID: #fileID, filePath: #filePath, line: Int(c.line), column: 1)
+        for key in Array(c.expected.keys) + ["absent"] {
+            let first = GoURLEscaping.firstQueryValue(Array(c.query.utf8), key: Array(key.utf8))
+            #expect(first.map { String(decoding: $0, as: UTF8.self) } == c.expected[key]?.first, sourceLocation: location)
+        }
+    }
 }

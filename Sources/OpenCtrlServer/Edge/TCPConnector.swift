@@ -8,9 +8,18 @@ enum ConnectOutcome: Equatable {
     case failed([UInt8])
 }
 
+/// Where one connect attempt stood when the call returned.
+enum ConnectAttempt: Equatable {
+    case done(ConnectOutcome)
+    /// The handshake is still running on this socket, which the caller now owns.
+    case inProgress(Int32)
+}
+
 /// The connect phase of one probe: a non-blocking TCP connect to each address in turn, each with
 /// Go's share of what is left of the budget (`DialBudget`), the socket closed as soon as the
-/// handshake completes. The first failure is the one reported, as Go's `dialSerial` does.
+/// handshake completes (at the end of the loop iteration, through `DeferredClose`, when the
+/// `connect` call itself completed it). The first failure is the one reported, as Go's
+/// `dialSerial` does.
 ///
 /// Owns at most one socket and one event at a time; `cancel` and `deinit` release both, the
 /// event first so libevent never watches a closed (or reused) descriptor.
@@ -24,10 +33,12 @@ final class TCPConnector {
     private var firstError: [UInt8]?
     private var socket: Int32 = -1
     private var event: OpaquePointer?
+    private let closer: DeferredClose
 
-    init(loop: Loop, addresses: [DialAddress], deadline: ContinuousClock.Instant, completion: @escaping @LoopActor (ConnectOutcome) -> Void) {
+    init(loop: Loop, addresses: [DialAddress], deadline: ContinuousClock.Instant, closer: DeferredClose, completion: @escaping @LoopActor (ConnectOutcome) -> Void) {
         base = loop.base
         self.addresses = addresses
+        self.closer = closer
         self.deadline = deadline
         self.completion = completion
     }
@@ -38,10 +49,48 @@ final class TCPConnector {
         attemptNext()
     }
 
+    /// Starts from an `attempt` the caller made on the first address, which left `socket`
+    /// connecting: the connector owns it from here.
+    func start(continuing socket: Int32) {
+        next = 1
+        let now = ContinuousClock.now
+        let until = DialBudget.attemptDeadline(now: now, deadline: deadline, remainingAddresses: addresses.count) ?? now
+        guard let error = watch(socket, until: until - now) else { return }
+        firstError = error
+        attemptNext()
+    }
+
     /// The completion will not run; the socket in progress is closed.
     func cancel() {
         completion = nil
         release()
+    }
+
+    /// Connects to `address` without waiting. A handshake with the local host (or a refusal from
+    /// it) completes inside the first `connect`: the kernel runs the whole exchange on loopback
+    /// before the call returns, yet a non-blocking connect still says EINPROGRESS. The second
+    /// `connect` reads that outcome (0, or the error `SO_ERROR` would give) instead of paying
+    /// for an event registration, a loop turn and its removal; EALREADY means it really waits.
+    /// A connected socket goes to `closer`.
+    static func attempt(_ address: DialAddress, closer: DeferredClose) -> ConnectAttempt {
+        let family = address.ip.isIPv4 ? AF_INET : AF_INET6
+        let fd = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return .done(.failed(DialErrors.syscall("socket", address, errno: errno))) }
+        var code = withSockaddr(address) { Glibc.connect(fd, $0, $1) } == 0 ? 0 : errno
+        if code == EINPROGRESS || code == EINTR {
+            code = withSockaddr(address) { Glibc.connect(fd, $0, $1) } == 0 ? 0 : errno
+            if code == EISCONN { code = 0 }
+        }
+        switch code {
+        case 0:
+            closer.close(fd)
+            return .done(.connected)
+        case EALREADY, EINPROGRESS, EINTR:
+            return .inProgress(fd)
+        default:
+            close(fd)
+            return .done(.failed(DialErrors.syscall("connect", address, errno: code)))
+        }
     }
 
     private func attemptNext() {
@@ -53,39 +102,31 @@ final class TCPConnector {
                 return
             }
             next += 1
-            if let error = connect(address, until: attemptDeadline - now) {
+            switch Self.attempt(address, closer: closer) {
+            case .done(.connected):
+                finish(.connected)
+                return
+            case .done(.failed(let error)):
                 firstError = firstError ?? error
-                continue
+            case .inProgress(let fd):
+                guard let error = watch(fd, until: attemptDeadline - now) else { return }
+                firstError = firstError ?? error
             }
-            return
         }
         finish(.failed(firstError ?? DialErrors.missingAddress))
     }
 
-    /// Nil when the connect completed or is in progress (an event then watches it), else the
-    /// error text for this address.
-    private func connect(_ address: DialAddress, until timeout: Duration) -> [UInt8]? {
-        let family = address.ip.isIPv4 ? AF_INET : AF_INET6
-        let fd = Glibc.socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return DialErrors.syscall("socket", address, errno: errno) }
-        let rc = Self.withSockaddr(address) { Glibc.connect(fd, $0, $1) }
-        if rc == 0 {
-            close(fd)
-            finish(.connected)
-            return nil
-        }
-        let code = errno
-        guard code == EINPROGRESS || code == EINTR || code == EALREADY else {
-            close(fd)
-            return DialErrors.syscall("connect", address, errno: code)
-        }
+    /// Owns `fd` from here and waits for its handshake with an `EV_WRITE` event; nil when
+    /// watching, else the error text for this address (the socket is then closed).
+    private func watch(_ fd: Int32, until timeout: Duration) -> [UInt8]? {
         guard let event = event_new(base, fd, Int16(EV_WRITE), connectCallback, Unmanaged.passUnretained(self).toOpaque()) else {
             close(fd)
-            return DialErrors.syscall("connect", address, errno: ENOMEM)
+            return DialErrors.syscall("connect", addresses[next - 1], errno: ENOMEM)
         }
         socket = fd
         self.event = event
-        var tv = timeval(seconds: Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18)
+        let (whole, atto) = max(timeout, .zero).components
+        var tv = timeval(seconds: Double(whole) + Double(atto) / 1e18)
         event_add(event, &tv)
         return nil
     }

@@ -16,10 +16,12 @@ public final class Master {
     let events: EventHub
     let supervisor: Supervisor
     var shuttingDown = false
-    /// Requests handed to a handler and not answered yet; shutdown lets them finish.
+    /// Requests handed to a task and not answered yet; shutdown lets them finish, as it lets
+    /// the probes still running finish (`tcpingService.pending`).
     var inFlight = 0
     private var hurry = false
-    /// Created by the first probe: a master never asked to probe allocates none of it.
+    /// Created by the first probe (or the shutdown asking for running ones): a master never
+    /// asked to probe allocates none of it while it serves.
     lazy var tcpingService = TCPingService(loop: loop)
     /// Key rotations run one at a time.
     var rotating = false
@@ -239,7 +241,7 @@ public final class Master {
 
     private func shutdown() async {
         let deadline = ContinuousClock.now + .seconds(2)
-        while inFlight > 0, !hurry, ContinuousClock.now < deadline {
+        while inFlight > 0 || tcpingService.pending > 0, !hurry, ContinuousClock.now < deadline {
             await loop.sleep(seconds: 0.01)
         }
         // Grace (5 s) plus the kill and the 1 s output drain bound.

@@ -6,12 +6,11 @@ extension Master {
     private static let targetKey = Array("target".utf8)
 
     func serveTCPing(_ request: Request) {
-        let values = request.query.map { GoURLEscaping.parseQuery(Array($0.utf8)) } ?? [:]
-        guard let target = values[Self.targetKey]?.first, !target.isEmpty else {
+        let target = request.query.flatMap { GoURLEscaping.firstQueryValue(Array($0.utf8), key: Self.targetKey) }
+        guard let target, !target.isEmpty else {
             request.respond(APIError.badRequest("Target address required").response)
             return
         }
-        inFlight += 1
-        tcpingService.probe(target, for: request) { [unowned self] in self.inFlight -= 1 }
+        tcpingService.probe(target, for: request)
     }
 }

@@ -78,27 +78,32 @@ public struct ProbeIP: Sendable, Hashable {
 public struct DialAddress: Sendable, Equatable {
     public let ip: ProbeIP
     public let port: UInt16
-    /// `<ip>:<port>`, `[<ipv6>%<zone>]:<port>`, or `:<port>` for the unspecified host.
-    public let label: [UInt8]
+    /// Go's empty host, which dials 0.0.0.0 but prints nothing.
+    private let unspecifiedHost: Bool
 
     public init(ip: ProbeIP, port: UInt16) {
-        self.ip = ip
-        self.port = port
-        var host = Array(ip.text.utf8)
-        if !ip.zone.isEmpty { host += [UInt8(ascii: "%")] + ip.zone }
-        label = Self.joinHostPort(host, port)
+        self.init(ip: ip, port: port, unspecifiedHost: false)
     }
 
     /// The empty host: Go dials 0.0.0.0 (which Linux connects to the local host) and names it
     /// by its empty IP.
     public static func unspecified(port: UInt16) -> DialAddress {
-        DialAddress(ip: ProbeIP(bytes: [0, 0, 0, 0])!, port: port, label: joinHostPort([], port))
+        DialAddress(ip: ProbeIP(bytes: [0, 0, 0, 0])!, port: port, unspecifiedHost: true)
     }
 
-    private init(ip: ProbeIP, port: UInt16, label: [UInt8]) {
+    private init(ip: ProbeIP, port: UInt16, unspecifiedHost: Bool) {
         self.ip = ip
         self.port = port
-        self.label = label
+        self.unspecifiedHost = unspecifiedHost
+    }
+
+    /// `<ip>:<port>`, `[<ipv6>%<zone>]:<port>`, or `:<port>` for the unspecified host. Built
+    /// only when an error names the address: a probe that connects never needs it.
+    public var label: [UInt8] {
+        if unspecifiedHost { return Self.joinHostPort([], port) }
+        var host = Array(ip.text.utf8)
+        if !ip.zone.isEmpty { host += [UInt8(ascii: "%")] + ip.zone }
+        return Self.joinHostPort(host, port)
     }
 
     /// `net.JoinHostPort`: brackets around any host with a colon.

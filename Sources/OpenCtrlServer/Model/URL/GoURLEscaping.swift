@@ -147,16 +147,35 @@ enum GoURLEscaping {
     /// semicolon or a bad escape are skipped, and a query with more than 10,000 parameters
     /// (Go's default `urlmaxqueryparams`) yields no values at all.
     static func parseQuery(_ query: [UInt8]) -> [[UInt8]: [[UInt8]]] {
-        let ampersand = UInt8(ascii: "&")
-        guard query.count(where: { $0 == ampersand }) + 1 <= 10_000 else { return [:] }
         var values: [[UInt8]: [[UInt8]]] = [:]
+        forEachQueryPair(query) { key, value in
+            values[key, default: []].append(value)
+            return true
+        }
+        return values
+    }
+
+    /// `parseQuery(query)[key]?.first`, without building the map (one route reads one key).
+    static func firstQueryValue(_ query: [UInt8], key: [UInt8]) -> [UInt8]? {
+        var found: [UInt8]?
+        forEachQueryPair(query) { pairKey, value in
+            guard pairKey == key else { return true }
+            found = value
+            return false
+        }
+        return found
+    }
+
+    /// Go's `ParseQuery` loop: every pair it keeps, unescaped and in order, until `body` says stop.
+    private static func forEachQueryPair(_ query: [UInt8], _ body: ([UInt8], [UInt8]) -> Bool) {
+        let ampersand = UInt8(ascii: "&")
+        guard query.count(where: { $0 == ampersand }) + 1 <= 10_000 else { return }
         for pair in query.split(separator: ampersand) where !pair.contains(UInt8(ascii: ";")) {
             let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
             let rawValue = equals == pair.endIndex ? [] : Array(pair[(equals + 1)...])
             guard let key = try? unescape(Array(pair[..<equals]), .queryComponent),
                   let value = try? unescape(rawValue, .queryComponent) else { continue }
-            values[key, default: []].append(value)
+            guard body(key, value) else { return }
         }
-        return values
     }
 }
