@@ -45,6 +45,9 @@ public final class StateStore {
     private var idleWaiters: [CheckedContinuation<Void, Never>] = []
     private var failures = 0
     private lazy var retryTimer = Timer(loop: loop) { [unowned self] in self.startWriteIfNeeded() }
+    /// Starts the next write at the end of this loop turn, so the changes one event makes
+    /// together (a removal and its stop's save, concurrent requests) share one write.
+    private lazy var writeSoon = Wakeup(loop: loop) { [unowned self] in self.startWriteIfNeeded() }
     /// Instances changed since the last write started.
     private var dirty: Set<String> = []
     private var foldNeeded: Bool
@@ -74,7 +77,7 @@ public final class StateStore {
     /// Records a change to be written soon, without waiting (backoff applies after failures).
     public func noteChange(_ change: Change) {
         note(change)
-        if !retryTimer.isPending { startWriteIfNeeded() }
+        if !retryTimer.isPending { writeSoon.activate() }
     }
 
     /// Records a change that the caller is about to write itself with `saveBeforeLoop`.
@@ -90,7 +93,7 @@ public final class StateStore {
             waiters.append((seq, done))
             // A waiting client is worth an attempt now even during a retry backoff.
             retryTimer.cancel()
-            startWriteIfNeeded()
+            writeSoon.activate()
         }
     }
 
@@ -103,7 +106,7 @@ public final class StateStore {
         return await withCheckedContinuation { done in
             waiters.append((seq, done))
             retryTimer.cancel()
-            startWriteIfNeeded()
+            writeSoon.activate()
         }
     }
 
