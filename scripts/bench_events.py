@@ -5,7 +5,6 @@ Loopback only; every phase is bounded in count and time and stops by itself.
 usage: bench_events.py <openctrl binary> <work dir> [--watchers N] [--events K]
 """
 import argparse
-import http.client
 import json
 import multiprocessing as mp
 import os
@@ -18,6 +17,8 @@ import subprocess
 import sys
 import threading
 import time
+
+from benchlib import Client, cpu_seconds
 
 parser = argparse.ArgumentParser()
 parser.add_argument("binary")
@@ -58,24 +59,6 @@ def start(bin_path, env=None):
             log.append(line)
     threading.Thread(target=drain, daemon=True).start()
     return proc, port, key, log
-
-
-class Client:
-    def __init__(self, port, key):
-        self.c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.key = key
-
-    def call(self, method, path, body=None):
-        self.c.request(method, "/api/v2" + path, body=json.dumps(body) if body is not None else None,
-                       headers={"X-API-Key": self.key})
-        r = self.c.getresponse()
-        data = r.read()
-        return r.status, (json.loads(data) if data else None)
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid):

@@ -13,18 +13,11 @@ import sys
 import threading
 import time
 
+import benchlib
+from benchlib import cpu_seconds
+
 binary, work = sys.argv[1], sys.argv[2]
-# The idle runtime: a static C program that waits for a signal (cheap to exec, so the figures
-# measure the master, not 500 shells starting), or a shell script where gcc is missing.
-idle_runtime = os.path.join(work, "idle-runtime")
-source = os.path.join(work, "idle.c")
-with open(source, "w") as f:
-    f.write("#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
-if subprocess.run(["gcc", "-O2", "-static", "-o", idle_runtime, source], capture_output=True).returncode != 0:
-    with open(idle_runtime, "w") as f:
-        f.write("#!/bin/sh\nexec sleep 3600\n")
-    os.chmod(idle_runtime, 0o755)
-    print("idle runtime: shell script (gcc unavailable)")
+idle_runtime = benchlib.idle_runtime(work)
 flood_runtime = os.path.join(work, "flood-runtime")
 with open(flood_runtime, "w") as f:
     # 200,000 lines of ~60 bytes (a checkpoint every 100th line), then exit 0.
@@ -37,19 +30,7 @@ os.chmod(flood_runtime, 0o755)
 
 
 def start(bin_path):
-    proc = subprocess.Popen([binary, f"master://127.0.0.1:0?bin={bin_path}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    port = key = None
-    while key is None:
-        line = proc.stderr.readline()
-        m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-        m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
-        if m:
-            key = m.group(1)
-    threading.Thread(target=lambda: proc.stderr.read(), daemon=True).start()
-    return proc, port, key
+    return benchlib.start_master(binary, f"?bin={bin_path}")
 
 
 def call(port, key, method, path, body=None):
@@ -60,11 +41,6 @@ def call(port, key, method, path, body=None):
     data = r.read()
     c.close()
     return r.status, (json.loads(data) if data else None)
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid):

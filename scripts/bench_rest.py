@@ -10,77 +10,32 @@ Every wrk run is `wrk -t2 -c64 -d<seconds>s --latency` (`-c50` for /tcping, as t
 measured); the master's CPU time over the run comes from /proc/<pid>/stat.
 """
 import http.client
-import json
 import multiprocessing
 import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
+
+import benchlib
+from benchlib import Client, acceptor, cpu_seconds, idle_runtime
 
 binary, work = sys.argv[1], sys.argv[2]
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
 sections = sys.argv[4:] or ["info", "cycles", "list", "detail", "list1000", "cycles1000", "tcping"]
 
-# The idle runtime: a static C program that waits for a signal, so starting 1,000 children
-# measures the master rather than shells.
-idle_runtime = os.path.join(work, "idle-runtime")
-source = os.path.join(work, "idle.c")
-with open(source, "w") as f:
-    f.write("#include <unistd.h>\nint main(void) { for (;;) pause(); }\n")
-if subprocess.run(["gcc", "-O2", "-static", "-o", idle_runtime, source], capture_output=True).returncode != 0:
-    with open(idle_runtime, "w") as f:
-        f.write("#!/bin/sh\nexec sleep 3600\n")
-    os.chmod(idle_runtime, 0o755)
-    print("idle runtime: shell script (gcc unavailable)")
+idle = idle_runtime(work)
 
 
 def start_master():
+    """A master in a directory of its own (state lives beside the binary, CONTRACT §21.1)."""
     state_dir = os.path.join(work, f"rest-{time.monotonic_ns()}")
     os.makedirs(state_dir)
     exe = os.path.join(state_dir, "openctrl")
-    shutil.copy(binary, exe)  # state lives beside the binary (CONTRACT §21.1)
-    proc = subprocess.Popen([exe, f"master://127.0.0.1:0?bin={idle_runtime}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    port = key = None
-    deadline = time.monotonic() + 10
-    while key is None:
-        if time.monotonic() > deadline:
-            proc.kill()
-            sys.exit("the master did not start")
-        line = proc.stderr.readline()
-        m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-        m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
-        if m:
-            key = m.group(1)
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
-    return proc, port, key
-
-
-def cpu_seconds(pid):
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-class Client:
-    """One keep-alive connection."""
-
-    def __init__(self, port, key):
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        self.key = key
-
-    def call(self, method, path, body=None):
-        self.conn.request(method, "/api/v2" + path, body=json.dumps(body) if body is not None else None,
-                          headers={"X-API-Key": self.key})
-        r = self.conn.getresponse()
-        data = r.read()
-        return r.status, (json.loads(data) if data else None)
+    shutil.copy(binary, exe)
+    return benchlib.start_master(exe, f"?bin={idle}")
 
 
 def create_running(client, count, first=0):
@@ -134,16 +89,6 @@ def cycles(name, proc, client):
     cpu = cpu_seconds(proc.pid) - cpu0
     print(f"{name}: {count / elapsed:,.0f} create→running→delete per second (durable, one keep-alive client), "
           f"master_cpu={cpu / count * 1e3:.2f} ms per cycle", flush=True)
-
-
-def acceptor(port_out):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4096)
-    port_out.put(listener.getsockname()[1])
-    while True:
-        conn, _ = listener.accept()
-        conn.close()
 
 
 def main():

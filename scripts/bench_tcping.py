@@ -8,53 +8,17 @@ figures), each thread one keep-alive connection sending requests back to back. A
 process accepts and closes the probed connections.
 """
 import multiprocessing
-import os
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
 
+from benchlib import acceptor, cpu_seconds, start_master
+
 PROCESSES = 5
 THREADS = 10
 WARMUP = 1.0
-
-
-def acceptor(port_out):
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(4096)
-    port_out.put(listener.getsockname()[1])
-    while True:
-        conn, _ = listener.accept()
-        conn.close()
-
-
-def cpu_seconds(pid):
-    """User plus system CPU time of a process, from /proc/<pid>/stat."""
-    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def start_master(binary):
-    proc = subprocess.Popen([binary, "master://127.0.0.1:0"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    port = key = None
-    deadline = time.monotonic() + 10
-    while key is None:
-        if time.monotonic() > deadline:
-            proc.kill()
-            sys.exit("the master did not start")
-        line = proc.stderr.readline()
-        m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-        m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
-        if m:
-            key = m.group(1)
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
-    return proc, port, key
 
 
 def read_response(sock, buf):

@@ -3,7 +3,8 @@
 /// a FIFO is already sorted: one timer for `nextDeadline` serves every probe, where a timer each
 /// would cost an event, an allocation and a heap insert and removal per probe.
 ///
-/// Entries are never removed early; whoever expires one checks whether it still matters.
+/// `ProbeSlots` queues its waiters in one (every waiter gets the same wait); the service's
+/// deadlines are never removed early, and whoever expires one checks whether it still matters.
 public struct DeadlineQueue<Key: Sendable>: Sendable {
     private var entries: [(key: Key, deadline: ContinuousClock.Instant)] = []
     /// Index of the oldest entry; the array is compacted once half of it is spent.
@@ -32,6 +33,29 @@ public struct DeadlineQueue<Key: Sendable>: Sendable {
             expired.append(entries[head].key)
             head += 1
         }
+        compact()
+        return expired
+    }
+
+    /// Removes and returns the oldest key, whatever its deadline.
+    public mutating func popFirst() -> Key? {
+        guard head < entries.count else { return nil }
+        defer {
+            head += 1
+            compact()
+        }
+        return entries[head].key
+    }
+
+    /// Removes the oldest key matching `predicate`; false when none does.
+    public mutating func remove(where predicate: (Key) -> Bool) -> Bool {
+        guard let index = entries[head...].firstIndex(where: { predicate($0.key) }) else { return false }
+        entries.remove(at: index)
+        compact()
+        return true
+    }
+
+    private mutating func compact() {
         if head == entries.count {
             entries.removeAll(keepingCapacity: true)
             head = 0
@@ -39,6 +63,5 @@ public struct DeadlineQueue<Key: Sendable>: Sendable {
             entries.removeFirst(head)
             head = 0
         }
-        return expired
     }
 }

@@ -23,9 +23,7 @@ public struct ProbeSlots: Sendable {
     public let capacity: Int
     public let maxWait: Duration
     public private(set) var inUse = 0
-    private var waiters: [(ticket: Ticket, deadline: ContinuousClock.Instant)] = []
-    /// Index of the oldest live waiter; the array is compacted once half of it is dead.
-    private var head = 0
+    private var waiters = DeadlineQueue<Ticket>()
     private var nextTicket: UInt64 = 0
 
     public init(capacity: Int, maxWait: Duration) {
@@ -34,12 +32,10 @@ public struct ProbeSlots: Sendable {
         self.maxWait = maxWait
     }
 
-    public var waiting: Int { waiters.count - head }
+    public var waiting: Int { waiters.count }
 
     /// When the oldest waiter runs out of time, if anyone waits.
-    public var nextDeadline: ContinuousClock.Instant? {
-        head < waiters.count ? waiters[head].deadline : nil
-    }
+    public var nextDeadline: ContinuousClock.Instant? { waiters.nextDeadline }
 
     /// A slot at once when one is free and nobody queues ahead, else a place in the queue.
     public mutating func request(now: ContinuousClock.Instant) -> Admission {
@@ -49,7 +45,7 @@ public struct ProbeSlots: Sendable {
         }
         nextTicket += 1
         let ticket = Ticket(value: nextTicket)
-        waiters.append((ticket, now + maxWait))
+        waiters.append(ticket, deadline: now + maxWait)
         return .queued(ticket)
     }
 
@@ -58,42 +54,20 @@ public struct ProbeSlots: Sendable {
     public mutating func release(now: ContinuousClock.Instant) -> Handover {
         precondition(inUse > 0, "released a slot nobody holds")
         let expired = expire(now: now)
-        guard head < waiters.count else {
+        guard let next = waiters.popFirst() else {
             inUse -= 1
             return Handover(granted: nil, expired: expired)
         }
-        let next = waiters[head].ticket
-        head += 1
-        compact()
         return Handover(granted: next, expired: expired)
     }
 
     /// Removes and returns the waiters whose deadline is at or before `now`, oldest first.
     public mutating func expire(now: ContinuousClock.Instant) -> [Ticket] {
-        var expired: [Ticket] = []
-        while head < waiters.count, waiters[head].deadline <= now {
-            expired.append(waiters[head].ticket)
-            head += 1
-        }
-        compact()
-        return expired
+        waiters.expire(now: now)
     }
 
     /// A waiter gave up (its client went away). False when it is not queued any more.
     public mutating func withdraw(_ ticket: Ticket) -> Bool {
-        guard let index = waiters[head...].firstIndex(where: { $0.ticket == ticket }) else { return false }
-        waiters.remove(at: index)
-        compact()
-        return true
-    }
-
-    private mutating func compact() {
-        if head == waiters.count {
-            waiters.removeAll(keepingCapacity: true)
-            head = 0
-        } else if head > 64 && head * 2 > waiters.count {
-            waiters.removeFirst(head)
-            head = 0
-        }
+        waiters.remove { $0 == ticket }
     }
 }
