@@ -13,7 +13,9 @@ import json
 import os
 import re
 import select
+import shutil
 import socket
+import subprocess
 import time
 import urllib.parse
 from contextlib import closing, contextmanager
@@ -304,3 +306,46 @@ def test_waiting_client_that_leaves_gives_up_its_place(started, hanging_port):
     finally:
         for conn in held:
             conn.close()
+
+
+# ----- the resolver --------------------------------------------------------------------------
+def traced_text(path, needle: str | None = None, timeout: float = 3.0) -> str:
+    """The trace so far; with `needle`, waits until it shows up (strace writes as it goes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = path.read_text() if path.exists() else ""
+        if needle is None or needle in text or time.monotonic() > deadline:
+            return text
+        time.sleep(0.02)
+
+
+def test_literal_targets_never_touch_the_resolver(started, tmp_path):
+    """Literal addresses are connected without evdns: no resolver is made, so neither
+    resolv.conf nor the hosts file is read and no UDP socket opened. A name then does all of
+    that, which shows the trace would have seen it."""
+    strace = shutil.which("strace")
+    if strace is None:
+        pytest.skip("strace is not installed (Debian package strace)")
+    trace = tmp_path / "trace"
+    tracer = subprocess.Popen([strace, "-f", "-qq", "-e", "trace=openat,socket", "-o", str(trace),
+                               "-p", str(started.pid)], stderr=subprocess.DEVNULL)
+    try:
+        # /info reads /proc: once its opens are in the trace, strace is attached.
+        deadline = time.monotonic() + 5
+        while "/proc/" not in traced_text(trace) and time.monotonic() < deadline:
+            started.info()
+            time.sleep(0.05)
+        assert "/proc/" in traced_text(trace), "strace did not attach"
+        with listener() as (_, port):
+            for target in (f"127.0.0.1:{port}", f":{port}", f"127.0.0.1:{closed_port()}", f"[::1]:{port}",
+                           f"127.0.0.1:{port}"):
+                probe(started, target)
+            literal = traced_text(trace)
+            assert "resolv.conf" not in literal and "/etc/hosts" not in literal, literal
+            assert "SOCK_DGRAM" not in literal, literal
+            result, _ = probe(started, f"localhost:{port}")
+            assert result["connected"] is True
+            assert "/etc/hosts" in traced_text(trace, "/etc/hosts")
+    finally:
+        tracer.terminate()
+        tracer.wait(timeout=10)
