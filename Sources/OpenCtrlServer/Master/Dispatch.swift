@@ -11,12 +11,14 @@ extension Master {
             }
             return
         }
-        if shuttingDown {
+        let decision = RoutePath.resolve(escapedPath: request.escapedPath, query: request.query, apiBase: config.apiBase)
+        // `/health` answers with its own body while the master shuts down (§22.5).
+        if shuttingDown && decision != .matched(.health) {
             request.respond(APIError.unavailable.response)
             return
         }
         let route: Route
-        switch RoutePath.resolve(escapedPath: request.escapedPath, query: request.query, apiBase: config.apiBase) {
+        switch decision {
         case .redirect(let location):
             request.respond(HTTPConventions.redirect(to: location, forGetOrHead: request.method == .get || request.method == .head))
             return
@@ -33,7 +35,7 @@ extension Master {
             request.respond(HTTPConventions.empty(status: 200))
             return
         }
-        guard let presented = request.header("X-API-Key"), !presented.isEmpty else {
+        guard let presented = presentedKey(request, route: route) else {
             request.respond(APIError.unauthorized("Unauthorized: API key required").response)
             return
         }
@@ -47,10 +49,10 @@ extension Master {
                 openEventStream(request)
             case .tcping:
                 serveTCPing(request)
-            case .info, .instances, .instance:
+            case .info, .instances, .instance, .logs, .process, .metrics, .health:
                 // Reads answer at once; only handlers that wait (for a write, a stop) need a task.
                 do throws(APIError) {
-                    request.respond(try read(route))
+                    request.respond(try read(route, request))
                 } catch {
                     request.respond(error.response)
                 }
@@ -70,13 +72,29 @@ extension Master {
         }
     }
 
-    private func read(_ route: Route) throws(APIError) -> Response {
+    private func read(_ route: Route, _ request: Request) throws(APIError) -> Response {
         switch route {
         case .info: return infoResponse()
         case .instances: return listInstances()
         case .instance(let id): return try instanceRecord(id: id)
+        case .logs(let id): return try instanceLogs(id: id, query: request.query)
+        case .process(let id): return try instanceProcess(id: id)
+        case .metrics: return metricsResponse()
+        case .health: return healthResponse()
         case .events, .tcping: throw .methodNotAllowed(allow: route.allowedMethods)
         }
+    }
+
+    /// `X-API-Key`, or on `/metrics` only (and only without `X-API-Key`) the credential of
+    /// `Authorization: Bearer <key>`, which is how Prometheus sends one (§22.1).
+    private func presentedKey(_ request: Request, route: Route) -> String? {
+        if let key = request.header("X-API-Key") { return key.isEmpty ? nil : key }
+        guard route == .metrics, let authorization = request.header("Authorization") else { return nil }
+        let scheme = "bearer "
+        guard authorization.utf8.count > scheme.utf8.count,
+              asciiCaseInsensitiveEquals(String(authorization.prefix(scheme.count)), scheme) else { return nil }
+        let credential = authorization.dropFirst(scheme.count).drop { $0 == " " }
+        return credential.isEmpty ? nil : String(credential)
     }
 
     private func handle(_ route: Route, _ request: Request) async throws(APIError) -> Response {
@@ -93,7 +111,11 @@ extension Master {
             }
         case .instance(let id):
             return try await instanceDetail(id: id, request: request, allow: route.allowedMethods)
-        case .events, .tcping:
+        case .logs(let id), .process(let id):
+            // An unknown instance is 404 whatever the method (§22.1).
+            guard registry.instance(id) != nil else { throw .notFound("instance not found") }
+            throw .methodNotAllowed(allow: route.allowedMethods)
+        case .events, .tcping, .metrics, .health:
             throw .methodNotAllowed(allow: route.allowedMethods)
         }
     }

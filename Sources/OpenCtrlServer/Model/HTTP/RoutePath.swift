@@ -1,4 +1,4 @@
-/// The five protected routes under the API base (CONTRACT §6).
+/// The protected routes under the API base (CONTRACT §6, §22.1).
 public enum Route: Sendable, Equatable {
     case instances
     /// The decoded remainder after `<P>/instances/`; `""` when empty (or exactly `/`).
@@ -6,6 +6,11 @@ public enum Route: Sendable, Equatable {
     case events
     case info
     case tcping
+    /// `<P>/instances/<id>/logs` and `…/process`: exactly one segment after the ID's.
+    case logs(id: String)
+    case process(id: String)
+    case metrics
+    case health
 
     /// The methods each route serves, for 405's `Allow` header.
     public var allowedMethods: String {
@@ -14,6 +19,7 @@ public enum Route: Sendable, Equatable {
         case .instance: "GET, PATCH, PUT, DELETE, OPTIONS"
         case .events, .tcping: "GET, OPTIONS"
         case .info: "GET, POST, OPTIONS"
+        case .logs, .process, .metrics, .health: "GET"
         }
     }
 }
@@ -48,12 +54,16 @@ public enum RoutePath {
         let rest = segments[base.count...]
         switch (rest.first, rest.count) {
         case ("instances", 1): return .matched(.instances)
+        case ("instances", 3) where rest.last == "logs": return .matched(.logs(id: rest[rest.startIndex + 1]))
+        case ("instances", 3) where rest.last == "process": return .matched(.process(id: rest[rest.startIndex + 1]))
         case ("instances", _):
             let id = rest.dropFirst().joined(separator: "/")
             return .matched(.instance(id: id == "/" ? "" : id))
         case ("events", 1): return .matched(.events)
         case ("info", 1): return .matched(.info)
         case ("tcping", 1): return .matched(.tcping)
+        case ("metrics", 1): return .matched(.metrics)
+        case ("health", 1): return .matched(.health)
         default: return .notFound
         }
     }
