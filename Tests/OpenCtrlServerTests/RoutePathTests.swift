@@ -24,6 +24,17 @@ struct RoutePathTests {
         Case(path: "/api/v2/instances/abc/", expected: .matched(.instance(id: "abc/"))),
         Case(path: "/api/v2/instances/a/b", expected: .matched(.instance(id: "a/b"))),
         Case(path: "/api/v2/%69nfo", expected: .matched(.info)),
+        // §22.1: exactly one segment after the ID's selects a subroute; deeper is the detail route.
+        Case(path: "/api/v2/instances/d34db33f/logs", expected: .matched(.logs(id: "d34db33f"))),
+        Case(path: "/api/v2/instances/d34db33f/process", expected: .matched(.process(id: "d34db33f"))),
+        Case(path: "/api/v2/instances/%2A%2A%2A%2A%2A%2A%2A%2A/logs", expected: .matched(.logs(id: "********"))),
+        Case(path: "/api/v2/instances/d34db33f/logs/", expected: .matched(.instance(id: "d34db33f/logs/"))),
+        Case(path: "/api/v2/instances/d34db33f/process/x", expected: .matched(.instance(id: "d34db33f/process/x"))),
+        Case(path: "/api/v2/instances/d34db33f%2Flogs", expected: .matched(.instance(id: "d34db33f/logs"))),
+        Case(path: "/api/v2/instances/d34db33f/other", expected: .matched(.instance(id: "d34db33f/other"))),
+        Case(path: "/api/v2/metrics", expected: .matched(.metrics)),
+        Case(path: "/api/v2/health", expected: .matched(.health)),
+        Case(path: "/api/v2/health/", expected: .notFound),
         Case(path: "/control/v2/info", base: "/control/v2", expected: .matched(.info)),
         Case(path: "/a/b/v2/events", base: "/a/b/v2", expected: .matched(.events)),
         // Not found: outside the base, the base itself, trailing slashes on exact routes.

@@ -41,6 +41,9 @@ final class EventHub {
 
     private var sweepInterval: Double { min(1, limits.heartbeatSeconds / 2) }
 
+    /// Open `/events` streams.
+    var watcherCount: Int { watchers.count }
+
     /// Streams that got `shutdown` and are still flushing their last bytes.
     private(set) var endingStreams = 0
 

@@ -22,6 +22,7 @@ final class ManagedInstance {
     var splitter = LineSplitter()
     var graceTimer: Timer?
     var restartTimer: Timer?
+    var processFacts = ProcessFacts()
     /// Requests waiting for the lifecycle to settle (no stop or spawn in progress).
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
 

@@ -66,6 +66,10 @@ public final class StateStore {
 
     public var isDirty: Bool { changeSeq > durableSeq }
 
+    /// The last write failed and none has succeeded since: acknowledged changes cannot be made
+    /// durable (§22.5).
+    public var isFailing: Bool { failures > 0 }
+
     private func note(_ change: Change) {
         changeSeq += 1
         switch change {

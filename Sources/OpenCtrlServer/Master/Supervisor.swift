@@ -31,6 +31,7 @@ final class Supervisor {
     }
 
     func send(_ event: LifecycleEvent, to instance: ManagedInstance) {
+        recordProcessFacts(event, of: instance)
         let effects = instance.lifecycle.handle(event, now: .now)
         let status = instance.lifecycle.status.rawValue
         // Assigning invalidates the record's cached JSON, so only a real change does.
@@ -40,6 +41,21 @@ final class Supervisor {
             let waiters = instance.settleWaiters
             instance.settleWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// §22.3: a child's start, and how any child ended or failed to start, whoever caused it.
+    private func recordProcessFacts(_ event: LifecycleEvent, of instance: ManagedInstance) {
+        switch event {
+        case .spawned:
+            instance.processFacts.started = (RFC3339.now(), .now)
+        case .exited(let reason):
+            instance.processFacts.started = nil
+            instance.processFacts.lastExit = ProcessFacts.Exit(time: RFC3339.now(), reason: reason)
+        case .spawnFailed(let failure):
+            instance.processFacts.lastExit = ProcessFacts.Exit(time: RFC3339.now(), reason: failure.reason)
+        default:
+            break
         }
     }
 

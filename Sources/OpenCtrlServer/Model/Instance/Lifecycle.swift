@@ -75,6 +75,8 @@ public struct Lifecycle: Equatable, Sendable {
     public private(set) var healthySince: Instant?
     /// Due time of the armed restart timer; nil when none is armed.
     public private(set) var restartDueAt: Instant?
+    /// Restarts this lifecycle made by itself (§11), not counting operator actions (§22.3).
+    public private(set) var automaticRestarts = 0
     /// Requests received while spawning, replayed once the spawn has settled.
     private(set) var deferred: [LifecycleEvent] = []
 
@@ -228,8 +230,12 @@ public struct Lifecycle: Equatable, Sendable {
         guard restartDueAt != nil else { return }
         restartDueAt = nil
         switch phase {
-        case .idle: beginStart(now: now, &out)
-        case .running: beginStop(then: .start, hurry: false, now: now, &out)
+        case .idle:
+            automaticRestarts += 1
+            beginStart(now: now, &out)
+        case .running:
+            automaticRestarts += 1
+            beginStop(then: .start, hurry: false, now: now, &out)
         case .spawning, .stopping: break
         }
     }

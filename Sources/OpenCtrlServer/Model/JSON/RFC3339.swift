@@ -46,6 +46,16 @@ public enum RFC3339 {
         return format(seconds: Int64(ts.tv_sec), nanoseconds: Int32(ts.tv_nsec), utcOffsetSeconds: offset)
     }
 
+    /// The local time `delay` from now (a scheduled restart's due time).
+    public static func fromNow(_ delay: Duration) -> String {
+        let (ts, offset) = localClock()
+        let nanos = Int64(ts.tv_nsec) + delay.components.attoseconds / 1_000_000_000
+        let seconds = Int64(ts.tv_sec) + delay.components.seconds + nanos / 1_000_000_000
+        let fraction = nanos % 1_000_000_000
+        return format(seconds: fraction < 0 ? seconds - 1 : seconds,
+                      nanoseconds: Int32(fraction < 0 ? fraction + 1_000_000_000 : fraction), utcOffsetSeconds: offset)
+    }
+
     /// `YYYY/MM/DD HH:MM:SS`, the prefix Go's `log` package puts before every master message.
     public static func logStamp(seconds: Int64, utcOffsetSeconds: Int32) -> String {
         let civil = CivilTime(seconds: seconds, utcOffsetSeconds: utcOffsetSeconds)
