@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import time
 
 import pytest
@@ -203,3 +204,29 @@ def test_health_is_503_while_state_writes_fail(kit):
     assert m.api("POST", "/info", body='{"alias":"written"}').status == 200
     r, body = health(m)
     assert r.status == 200 and body["state"] == "ok"
+
+
+def test_health_answers_503_with_its_body_during_shutdown(kit):
+    m = kit.start()
+    iid = kit.create(kit.url(ignoreterm=1))["id"]
+    kit.wait_status(iid, "running")
+    conn = m.connection()
+    conn.request("GET", m.api_path("/health"), headers={"X-API-Key": m.key})
+    first = conn.getresponse()
+    assert first.status == 200 and json.loads(first.read())["shutting_down"] is False
+    # The child ignores SIGTERM, so the shutdown waits out its 5 s grace with this connection open.
+    m.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 3
+    while True:
+        conn.request("GET", m.api_path("/health"), headers={"X-API-Key": m.key})
+        r = conn.getresponse()
+        body = json.loads(r.read())
+        if r.status == 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.status == 503, body
+    assert (body["status"], body["shutting_down"], body["state"]) == ("unavailable", True, "ok")
+    conn.request("GET", m.api_path("/info"), headers={"X-API-Key": m.key})
+    r = conn.getresponse()
+    assert r.status == 503 and json.loads(r.read()) == {"error": "master shutting down"}
+    conn.close()
