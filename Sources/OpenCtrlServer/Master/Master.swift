@@ -27,6 +27,9 @@ public final class Master {
     var rotating = false
     var rotationWaiters: [CheckedContinuation<Void, Never>] = []
     private var signals: [SignalEvent] = []
+    /// What the `started:` line announces.
+    var baseURL = ""
+    private var notifier: ServiceNotifier?
 
     init(config: MasterURL, loop: Loop, registry: Registry, store: StateStore, server: HTTPServer, startedAt: ContinuousClock.Instant) {
         self.config = config
@@ -48,6 +51,8 @@ public final class Master {
     /// Runs the master on the calling thread, which becomes the loop thread. Returns the
     /// process exit code: 0 after a signal-driven shutdown, 1 after a startup error.
     public nonisolated static func run(_ config: MasterURL, startedAt: ContinuousClock.Instant) -> Int32 {
+        // Before any thread or child exists: the variables leave the environment children inherit.
+        let service = ServiceNotifier.takeSettings()
         signal(SIGPIPE, SIG_IGN)
         blockShutdownSignals(true)
         let loop: Loop
@@ -57,6 +62,7 @@ public final class Master {
         }
         return LoopActor.assumeIsolated {
             guard let master = start(config, loop: loop, startedAt: startedAt) else { return 1 }
+            master.notifyReady(service)
             blockShutdownSignals(false)
             loop.run()
             withExtendedLifetime(master) {}
@@ -129,11 +135,21 @@ public final class Master {
             return nil
         }
         let master = Master(config: config, loop: loop, registry: registry, store: store, server: server, startedAt: startedAt)
+        master.baseURL = "\(config.tls == .off ? "http" : "https")://\(bound)\(config.apiBase)"
         Log.info("Master.run: open file limit: \(raiseOpenFileLimit())")
-        Log.info("Master.run: started: \(config.tls == .off ? "http" : "https")://\(bound)\(config.apiBase)")
+        Log.info("Master.run: started: \(master.baseURL)")
         master.ensureKeyRecord()
         master.autoStart()
         return master
+    }
+
+    /// §22.6: ready once the listener is bound and the key line is out; then the watchdog.
+    private func notifyReady(_ service: ServiceNotifier.Settings) {
+        guard let path = service.socket, let notifier = ServiceNotifier(socket: path) else { return }
+        self.notifier = notifier
+        let count = registry.instances.count
+        notifier.send("READY=1\nSTATUS=serving \(baseURL), \(count) instances")
+        if let interval = service.watchdogInterval { notifier.startWatchdog(loop: loop, every: interval) }
     }
 
     private static func logChangeLog(_ outcome: ChangeLogOutcome, files: StateFiles) {
@@ -234,6 +250,7 @@ public final class Master {
             return
         }
         shuttingDown = true
+        notifier?.send("STOPPING=1")
         server.stopAccepting()
         cpuSampler.stop()
         LoopActor.task { await self.shutdown() }
