@@ -75,6 +75,11 @@ public struct Lifecycle: Equatable, Sendable {
     public private(set) var healthySince: Instant?
     /// Due time of the armed restart timer; nil when none is armed.
     public private(set) var restartDueAt: Instant?
+    /// Children started by the restart timer since this master started (§22.3 `restarts`,
+    /// §22.4 `openctrl_instance_restarts_total`); operator starts and restarts do not count.
+    public private(set) var automaticRestarts = 0
+    /// The stop in progress was begun by the restart timer, so the start behind it is automatic.
+    private var stopIsAutomaticRestart = false
     /// Requests received while spawning, replayed once the spawn has settled.
     private(set) var deferred: [LifecycleEvent] = []
 
@@ -167,7 +172,9 @@ public struct Lifecycle: Equatable, Sendable {
         switch phase {
         case .idle: stopWithoutProcess(now: now, &out)
         case .running: beginStop(then: .stay, hurry: false, now: now, &out)
-        case .stopping: if afterStop == .start { afterStop = .stay }
+        case .stopping:
+            if afterStop == .start { afterStop = .stay }
+            stopIsAutomaticRestart = false
         case .spawning: break
         }
     }
@@ -214,6 +221,7 @@ public struct Lifecycle: Equatable, Sendable {
             beginStop(then: .stay, hurry: hurry, now: now, &out)
         case .stopping(let since, let escalated):
             if afterStop == .start { afterStop = .stay }
+            stopIsAutomaticRestart = false
             if hurry, !escalated {
                 phase = .stopping(since: since, escalated: true)
                 out += [.cancelGraceTimer, .sendKill]
@@ -228,8 +236,12 @@ public struct Lifecycle: Equatable, Sendable {
         guard restartDueAt != nil else { return }
         restartDueAt = nil
         switch phase {
-        case .idle: beginStart(now: now, &out)
-        case .running: beginStop(then: .start, hurry: false, now: now, &out)
+        case .idle:
+            automaticRestarts += 1
+            beginStart(now: now, &out)
+        case .running:
+            beginStop(then: .start, hurry: false, now: now, &out)
+            stopIsAutomaticRestart = true
         case .spawning, .stopping: break
         }
     }
@@ -336,11 +348,14 @@ public struct Lifecycle: Equatable, Sendable {
         change(to: .stopped, now: now, &out)
         let next = afterStop
         afterStop = .stay
+        let automatic = stopIsAutomaticRestart
+        stopIsAutomaticRestart = false
         switch next {
         case .stay:
             out += [.save, .publishUpdate]
         case .start:
             out += [.save, .publishUpdate]
+            if automatic { automaticRestarts += 1 }
             beginStart(now: now, &out)
         case .remove:
             out += [.publishUpdate, .removed, .save]
