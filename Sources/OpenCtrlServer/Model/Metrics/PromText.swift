@@ -1,8 +1,9 @@
 /// The Prometheus text exposition format 0.0.4, written straight into bytes.
 ///
 /// A scrape at 1,000 instances is about 15,000 samples, so the writer appends to one buffer,
-/// takes label values already escaped (an instance's ID is escaped once and reused by every
-/// family that names it) and formats numbers without going through `String` where it can.
+/// takes names as static strings (copied with one `memcpy` each) and label values already
+/// escaped (an instance's ID is escaped once and reused by every family that names it), and
+/// formats numbers straight into the buffer.
 public struct PromText: Sendable {
     public enum Kind: String, Sendable {
         case counter, gauge, histogram
@@ -15,11 +16,11 @@ public struct PromText: Sendable {
     }
 
     /// The `# HELP` and `# TYPE` lines every family starts with.
-    public mutating func family(_ name: String, _ kind: Kind, help: String) {
+    public mutating func family(_ name: StaticString, _ kind: Kind, help: StaticString) {
         append("# HELP ")
         append(name)
         bytes.append(0x20)
-        for byte in help.utf8 {
+        for byte in UnsafeBufferPointer(start: help.utf8Start, count: help.utf8CodeUnitCount) {
             switch byte {
             case UInt8(ascii: "\\"): append("\\\\")
             case UInt8(ascii: "\n"): append("\\n")
@@ -29,35 +30,35 @@ public struct PromText: Sendable {
         append("\n# TYPE ")
         append(name)
         bytes.append(0x20)
-        append(kind.rawValue)
+        bytes += kind.rawValue.utf8
         bytes.append(0x0A)
     }
 
-    public mutating func sample(_ name: String, _ value: Double) {
+    public mutating func sample(_ name: StaticString, _ value: Double) {
         append(name)
         finish(value)
     }
 
-    public mutating func sample(_ name: String, _ value: UInt64) {
+    public mutating func sample(_ name: StaticString, _ value: UInt64) {
         append(name)
         finish(value)
     }
 
     /// One sample with one label whose value is already escaped (`escape(_:)`).
-    public mutating func sample(_ name: String, _ label: String, escaped: [UInt8], _ value: Double) {
+    public mutating func sample(_ name: StaticString, _ label: StaticString, escaped: [UInt8], _ value: Double) {
         openLabel(name, label, escaped)
         bytes.append(UInt8(ascii: "}"))
         finish(value)
     }
 
-    public mutating func sample(_ name: String, _ label: String, escaped: [UInt8], _ value: UInt64) {
+    public mutating func sample(_ name: StaticString, _ label: StaticString, escaped: [UInt8], _ value: UInt64) {
         openLabel(name, label, escaped)
         bytes.append(UInt8(ascii: "}"))
         finish(value)
     }
 
     /// One sample with any number of labels, each value already escaped.
-    public mutating func sample(_ name: String, _ labels: [(name: String, escaped: [UInt8])], _ value: Double) {
+    public mutating func sample(_ name: StaticString, _ labels: [(name: StaticString, escaped: [UInt8])], _ value: Double) {
         append(name)
         if !labels.isEmpty {
             bytes.append(UInt8(ascii: "{"))
@@ -71,15 +72,27 @@ public struct PromText: Sendable {
     }
 
     /// `<base>_bucket` per bound plus `+Inf`, then `_sum` and `_count`.
-    public mutating func histogram(_ base: String, _ histogram: Histogram) {
+    public mutating func histogram(_ base: StaticString, _ histogram: Histogram) {
         var cumulative: UInt64 = 0
         for (bound, count) in zip(histogram.bounds, histogram.counts) {
             cumulative += count
-            sample(base + "_bucket", "le", escaped: Self.formatted(bound), cumulative)
+            bucket(base, le: Self.formatted(bound), cumulative)
         }
-        sample(base + "_bucket", "le", escaped: Array("+Inf".utf8), histogram.count)
-        sample(base + "_sum", histogram.sum)
-        sample(base + "_count", histogram.count)
+        bucket(base, le: Array("+Inf".utf8), histogram.count)
+        append(base)
+        append("_sum")
+        finish(histogram.sum)
+        append(base)
+        append("_count")
+        finish(histogram.count)
+    }
+
+    private mutating func bucket(_ base: StaticString, le: [UInt8], _ count: UInt64) {
+        append(base)
+        append("_bucket{le=\"")
+        bytes += le
+        append("\"}")
+        finish(count)
     }
 
     /// A label value as the format wants it: `\` → `\\`, `"` → `\"`, newline → `\n`, and bytes
@@ -115,13 +128,13 @@ public struct PromText: Sendable {
 
     // MARK: pieces
 
-    private mutating func openLabel(_ name: String, _ label: String, _ escaped: [UInt8]) {
+    private mutating func openLabel(_ name: StaticString, _ label: StaticString, _ escaped: [UInt8]) {
         append(name)
         bytes.append(UInt8(ascii: "{"))
         labelPair(label, escaped)
     }
 
-    private mutating func labelPair(_ name: String, _ escaped: [UInt8]) {
+    private mutating func labelPair(_ name: StaticString, _ escaped: [UInt8]) {
         append(name)
         append("=\"")
         bytes += escaped
@@ -130,7 +143,11 @@ public struct PromText: Sendable {
 
     private mutating func finish(_ value: Double) {
         bytes.append(0x20)
-        bytes += Self.formatted(value)
+        if value == value.rounded(), value >= 0, value < 1e15 {
+            appendDecimal(UInt64(value))
+        } else {
+            bytes += Self.formatted(value)
+        }
         bytes.append(0x0A)
     }
 
@@ -158,7 +175,7 @@ public struct PromText: Sendable {
         }
     }
 
-    private mutating func append(_ s: String) {
-        bytes += s.utf8
+    private mutating func append(_ s: StaticString) {
+        bytes += UnsafeBufferPointer(start: s.utf8Start, count: s.utf8CodeUnitCount)
     }
 }
