@@ -1,10 +1,12 @@
 """REST benchmarks (issue 10): wrk on GET /info, GET /instances with 100 and 1,000 running
-instances, GET /instances/{id}, /tcping against a listener in a separate process, and sequential
-durable create → running → delete cycles. Loopback only, bounded in count and time.
+instances, GET /instances/{id}, /tcping against a listener in a separate process, sequential
+durable create → running → delete cycles, and the cost of one GET /metrics scrape with 1,000
+running instances. Loopback only, bounded in count and time.
 
 usage: bench_rest.py <openctrl binary> <work dir> [seconds per wrk run] [section ...]
-sections: info cycles list detail list1000 cycles1000 tcping (default: all, in that order);
-`cycles` runs on an empty registry, `cycles1000` beside the 1,000 running instances
+sections: info cycles list detail list1000 cycles1000 metrics tcping (default: all, in that
+order); `cycles` runs on an empty registry, `cycles1000` beside the 1,000 running instances,
+`metrics` starts the 1,000 itself when `list1000` did not
 
 Every wrk run is `wrk -t2 -c64 -d<seconds>s --latency` (`-c50` for /tcping, as the original was
 measured); the master's CPU time over the run comes from /proc/<pid>/stat.
@@ -24,7 +26,7 @@ from benchlib import Client, acceptor, cpu_seconds, idle_runtime
 
 binary, work = sys.argv[1], sys.argv[2]
 seconds = int(sys.argv[3]) if len(sys.argv) > 3 else 10
-sections = sys.argv[4:] or ["info", "cycles", "list", "detail", "list1000", "cycles1000", "tcping"]
+sections = sys.argv[4:] or ["info", "cycles", "list", "detail", "list1000", "cycles1000", "metrics", "tcping"]
 
 idle = idle_runtime(work)
 
@@ -73,6 +75,31 @@ def wrk(name, proc, port, key, path, connections=64):
           flush=True)
 
 
+def scrapes(name, proc, port, key, count=200):
+    """Sequential GET /metrics on one keep-alive connection: wall time per scrape as the client
+    sees it (request to last byte) and the master's CPU per scrape. A scrape is rendered on the
+    loop, so its wall time is how long it holds every other client up."""
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Authorization": f"Bearer {key}"}
+    times = []
+    size = 0
+    cpu0 = cpu_seconds(proc.pid)
+    for _ in range(count):
+        t0 = time.perf_counter()
+        conn.request("GET", "/api/v2/metrics", headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        times.append(time.perf_counter() - t0)
+        assert response.status == 200, response.status
+        size = len(body)
+    cpu = cpu_seconds(proc.pid) - cpu0
+    conn.close()
+    times.sort()
+    print(f"{name}: {size:,} bytes, p50={times[len(times) // 2] * 1e3:.2f} ms "
+          f"p99={times[int(len(times) * 0.99)] * 1e3:.2f} ms max={times[-1] * 1e3:.2f} ms wall per scrape, "
+          f"master_cpu={cpu / count * 1e3:.2f} ms per scrape ({count} scrapes)", flush=True)
+
+
 def cycles(name, proc, client):
     """Sequential create → running → delete over one keep-alive connection; every 2xx durable."""
     count = 0
@@ -113,11 +140,14 @@ def main():
             wrk("GET /instances (100 running)", proc, port, key, "/instances")
         if "detail" in sections:
             wrk("GET /instances/{id}", proc, port, key, f"/instances/{ids[0]}")
+        if "list1000" in sections or "metrics" in sections:
+            create_running(client, 1000 - len(ids), first=len(ids))
         if "list1000" in sections:
-            create_running(client, 900, first=100)
             wrk("GET /instances (1,000 running)", proc, port, key, "/instances")
         if "cycles1000" in sections and "list1000" in sections:
             cycles("cycles (beside 1,000 running)", proc, client)
+        if "metrics" in sections:
+            scrapes("GET /metrics (1,000 running)", proc, port, key)
         if "tcping" in sections:
             ports = multiprocessing.Queue()
             accepting = multiprocessing.Process(target=acceptor, args=(ports,), daemon=True)

@@ -10,7 +10,7 @@ import Synchronization
 /// instant would.
 final class FaultyFileSystem: FileSystem {
     enum Call: String, Sendable, CaseIterable {
-        case mkdir, open, write, fsync, fdatasync, close, read, exists, link, rename, unlink
+        case mkdir, open, write, fsync, fdatasync, fstat, close, read, exists, link, rename, unlink
         case fsyncDir = "fsync dir"
     }
 
@@ -74,6 +74,11 @@ final class FaultyFileSystem: FileSystem {
         let fd = try base.openForAppend(path)
         state.withLock { _ = $0.openDescriptors.insert(fd) }
         return fd
+    }
+
+    func linkCount(_ fd: Int32, path: String) throws(SystemError) -> Int {
+        if let e = intercept(.fstat, path) { throw e }
+        return try base.linkCount(fd, path: path)
     }
 
     func fdatasync(_ fd: Int32, path: String) throws(SystemError) {

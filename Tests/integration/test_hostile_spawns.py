@@ -218,6 +218,9 @@ def test_descriptors_exhausted_at_spawn(lkit):
     m = lkit.m.start(url_suffix=f"?bin={sleeper}")
     conn = Conn(m)
     assert conn.call("GET", "/info")[0] == 200
+    # The change log stays open once the first change is appended: part of the baseline.
+    status, first = conn.call("POST", "/instances", {"url": "sleep://warm-up"})
+    assert status == 201 and conn.call("DELETE", f"/instances/{first['id']}")[0] == 204
     baseline = fd_count(m.pid)
     created = []
     failed: list[str] = []

@@ -33,6 +33,9 @@ public final class Request {
     public let query: String?
 
     private let guardian: ConnectionGuard?
+    /// Told the status once the answer goes out (for a stream, when its headers do), so
+    /// answers are counted in one place whichever handler gives them and however late.
+    public var onRespond: (@LoopActor (Int32) -> Void)?
 
     init(_ raw: OpaquePointer, guardian: ConnectionGuard?) {
         self.raw = raw
@@ -133,6 +136,7 @@ public final class Request {
     public func respond(_ response: Response) {
         guard let raw else { return }
         self.raw = nil
+        onRespond?(response.status)
         if let watch = clientWatch {
             clientWatch = nil
             watch.stop()
@@ -205,6 +209,7 @@ extension Request {
         guard let raw = takeForStreaming() else { return nil }
         guard let connection = evhttp_request_get_connection(raw) else {
             // Detached: replying is how a detached request is freed.
+            onRespond?(200)
             evhttp_send_reply(raw, 200, nil, nil)
             return nil
         }
@@ -212,9 +217,11 @@ extension Request {
             for header in headers { evhttp_add_header(output, header.name, header.value) }
         }
         guard let stream = EventStream(request: raw, connection: connection, directWrites: directWrites, endTimeoutSeconds: endTimeoutSeconds) else {
+            onRespond?(500)
             evhttp_send_reply(raw, 500, "Internal Server Error", nil)
             return nil
         }
+        onRespond?(200)
         return stream
     }
 }

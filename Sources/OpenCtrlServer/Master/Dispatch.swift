@@ -4,6 +4,7 @@ extension Master {
     func dispatch(_ request: Request) {
         let head = request.head
         if let refusal = RequestFraming.refusal(head) {
+            httpRequests.count(.other, status: refusal.status)
             if head.versionZero {
                 request.respondVerbatimAndClose(RequestFraming.http11Bytes(refusal), plainSocket: !server.isTLS)
             } else {
@@ -12,6 +13,8 @@ extension Master {
             return
         }
         let decision = RoutePath.resolve(escapedPath: request.escapedPath, query: request.query, apiBase: config.apiBase)
+        let label = HTTPRouteLabel(decision)
+        request.onRespond = { [unowned self] status in self.httpRequests.count(label, status: status) }
         // `/health` answers with its own body while the master shuts down (§22.5).
         if shuttingDown && decision != .matched(.health) {
             request.respond(APIError.unavailable.response)

@@ -23,6 +23,8 @@ final class EventHub {
     private var ring = EventRing()
     private var batch = EventBatch()
     private var watchers: [Watcher] = []
+    /// Counted here, where §13.5 is applied, for `/metrics`.
+    private(set) var counters = EventCounters()
     private var flushScheduled = false
     private var sweepCursor = 0
     private var flusher: Wakeup?
@@ -65,6 +67,7 @@ final class EventHub {
         sequence += 1
         let id = EventID(boot: boot, sequence: sequence)
         let frame = EventFrame.encode(id: id, type: type, time: clock.now(), instance: instance, logs: logBytes)
+        counters.recordPublished(type)
         ring.append(sequence: sequence, isLog: type.isLog, frame: frame)
         guard !watchers.isEmpty else { return }
         batch.append(frame: frame, isLog: type.isLog)
@@ -89,6 +92,7 @@ final class EventHub {
         for record in records {
             frames += EventFrame.encode(id: nil, type: .initial, time: clock.now(), instance: record)
         }
+        counters.recordPublished(.initial, count: records.count)
         switch ring.plan(lastEventID: lastEventID, boot: boot) {
         case .none:
             break
@@ -123,11 +127,13 @@ final class EventHub {
         sequence += 1
         let frame = EventFrame.encode(id: EventID(boot: boot, sequence: sequence), type: .shutdown, time: clock.now(), instance: nil)
         ring.append(sequence: sequence, isLog: false, frame: frame)
+        counters.recordPublished(.shutdown)
         let all = watchers
         watchers.removeAll()
         for watcher in all {
             watcher.index = nil
             if watcher.stream.pending + frame.count > limits.hardCap + watcher.allowance {
+                counters.recordDrop(.cap)
                 watcher.stream.abort()
             } else {
                 watcher.send(frame: frame)
@@ -158,6 +164,9 @@ final class EventHub {
         if let skipped = watcher.pressure.caughtUp(pending: stream.pending) {
             watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: clock.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
         }
+        // The pressure's own count restarts with each gap notice; the total is kept here.
+        let skippedBefore = watcher.pressure.skipped
+        defer { counters.recordSkippedLogs(watcher.pressure.skipped - skippedBefore) }
         batch.bytes.withUnsafeBytes { all in
             if watcher.pressure.skipping {
                 watcher.pressure.skip(batch.logCount)
@@ -188,14 +197,15 @@ final class EventHub {
             let pending = watcher.stream.pending
             if pending < limits.hardCap { watcher.allowance = 0 }
             if pending > limits.hardCap + watcher.allowance {
-                disconnect(watcher, reason: "pending output over \(limits.hardCap >> 20) MiB")
+                disconnect(watcher, .cap, reason: "pending output over \(limits.hardCap >> 20) MiB")
             } else {
                 index += 1
             }
         }
     }
 
-    private func disconnect(_ watcher: Watcher, reason: String) {
+    private func disconnect(_ watcher: Watcher, _ cause: EventCounters.DropReason, reason: String) {
+        counters.recordDrop(cause)
         remove(watcher)
         watcher.stream.abort()
         Log.info("Master.handleSSE: watcher disconnected: \(reason)")
@@ -215,7 +225,7 @@ final class EventHub {
             let stream = watcher.stream
             watcher.checkProgress(now: now)
             if now - watcher.lastProgress > .seconds(limits.stallSeconds) {
-                disconnect(watcher, reason: "no progress for \(Int(limits.stallSeconds)) s")
+                disconnect(watcher, .stall, reason: "no progress for \(Int(limits.stallSeconds)) s")
                 continue
             }
             if let skipped = watcher.pressure.caughtUp(pending: stream.pending) {

@@ -22,7 +22,17 @@ public final class Master {
     private var hurry = false
     /// Created by the first probe (or the shutdown asking for running ones): a master never
     /// asked to probe allocates none of it while it serves.
-    lazy var tcpingService = TCPingService(loop: loop)
+    var tcpingService: TCPingService {
+        if let made = tcpingServiceIfMade { return made }
+        let made = TCPingService(loop: loop)
+        tcpingServiceIfMade = made
+        return made
+    }
+    private(set) var tcpingServiceIfMade: TCPingService?
+    /// Answered requests by route and code, counted as each answer is sent (`dispatch`).
+    var httpRequests = HTTPRequestCounts()
+    /// Wall-clock time of the process start, for `openctrl_start_time_seconds`.
+    let startedAtUnixSeconds: Double
     /// Key rotations run one at a time.
     var rotating = false
     var rotationWaiters: [CheckedContinuation<Void, Never>] = []
@@ -38,6 +48,7 @@ public final class Master {
         self.store = store
         self.server = server
         self.startedAt = startedAt
+        startedAtUnixSeconds = wallClockSeconds() - (ContinuousClock.now - startedAt).inSeconds
         cpuCount = affinityCPUCount()
         cpuSampler = CPUSampler(loop: loop)
         events = EventHub(loop: loop, limits: Self.eventLimits(), directWrites: !server.isTLS)

@@ -31,6 +31,8 @@ public final class StateStore {
     private let fs: FileSystem
     private let loop: Loop
     private let worker = SerialWorker()
+    /// Touched only by the write in progress (on the worker, or on the loop while none runs).
+    private let appender = ChangeLogAppender()
     /// Supplies the records to persist; deleted records are never part of it.
     public var snapshot: @LoopActor () -> [InstanceRecord] = { [] }
     /// The live record under an ID, nil once it is deleted.
@@ -55,6 +57,8 @@ public final class StateStore {
     private var logBytes = ChangeLog.headerSize
     private var foldThreshold = StateStore.minimumFoldThreshold
     static let minimumFoldThreshold = 1 << 20
+    /// Write procedures by outcome and duration, for `/metrics`.
+    private(set) var writeCounters = StateWriteCounters()
 
     public init(files: StateFiles, fs: FileSystem, loop: Loop, primaryKnownGood: Bool, foldNeeded: Bool) {
         self.files = files
@@ -132,7 +136,7 @@ public final class StateStore {
 
     private func saveInline() -> SaveOutcome {
         let write = prepareFold()
-        return complete(write, result: Self.run(write, files: files, fs: fs))
+        return complete(write, Self.run(write, files: files, fs: fs, appender: appender))
     }
 
     // MARK: writes
@@ -161,17 +165,30 @@ public final class StateStore {
         return Write(seq: changeSeq, fold: false, bytes: ChangeLog.frame(changes), knownGood: primaryKnownGood)
     }
 
-    private nonisolated static func run(_ write: Write, files: StateFiles, fs: FileSystem) -> Result<Void, SystemError> {
+    /// What a write procedure reports back to the loop: its result and how long it ran.
+    private struct Ran: Sendable {
+        var result: Result<Void, SystemError>
+        var seconds: Double
+    }
+
+    /// Timed where it runs (on the writer thread), so the duration is the procedure's own and
+    /// not the wait for the loop to pick the report up.
+    private nonisolated static func run(_ write: Write, files: StateFiles, fs: FileSystem, appender: ChangeLogAppender) -> Ran {
+        let started = ContinuousClock.now
+        let result: Result<Void, SystemError>
         do throws(SystemError) {
             if write.fold {
+                try? appender.close(files, using: fs)
                 try ChangeLogWriter.fold(write.bytes, to: files, primaryKnownGood: write.knownGood, using: fs)
+                try? appender.open(files, using: fs)
             } else {
-                try ChangeLogWriter.append(write.bytes, to: files, using: fs)
+                try appender.append(write.bytes, to: files, using: fs)
             }
-            return .success(())
+            result = .success(())
         } catch {
-            return .failure(error)
+            result = .failure(error)
         }
+        return Ran(result: result, seconds: (ContinuousClock.now - started).inSeconds)
     }
 
     private func startWriteIfNeeded() {
@@ -179,21 +196,22 @@ public final class StateStore {
         // Nothing to append (a `durable` for a change already written): a no-op write would
         // still be a frame, so answer at once.
         if !foldNeeded && dirty.isEmpty {
-            _ = complete(Write(seq: changeSeq, fold: false, bytes: [], knownGood: primaryKnownGood), result: .success(()))
+            _ = settle(Write(seq: changeSeq, fold: false, bytes: [], knownGood: primaryKnownGood), result: .success(()))
             return
         }
         writing = true
         let write = prepareWrite()
-        let files = self.files, fs = self.fs
+        let files = self.files, fs = self.fs, appender = self.appender
         worker.submit {
-            let result = Self.run(write, files: files, fs: fs)
-            LoopActor.schedule { self.finishBackgroundWrite(write, result: result) }
+            let ran = Self.run(write, files: files, fs: fs, appender: appender)
+            LoopActor.schedule { self.finishBackgroundWrite(write, ran) }
         }
     }
 
-    private func finishBackgroundWrite(_ write: Write, result: Result<Void, SystemError>) {
+    private func finishBackgroundWrite(_ write: Write, _ ran: Ran) {
         writing = false
-        _ = complete(write, result: result)
+        let result = ran.result
+        _ = complete(write, ran)
         let idle = idleWaiters
         idleWaiters.removeAll()
         for waiter in idle { waiter.resume() }
@@ -210,8 +228,14 @@ public final class StateStore {
         }
     }
 
+    /// Counts a write procedure that ran, then applies it.
+    private func complete(_ write: Write, _ ran: Ran) -> SaveOutcome {
+        writeCounters.record(succeeded: (try? ran.result.get()) != nil, seconds: ran.seconds)
+        return settle(write, result: ran.result)
+    }
+
     /// Applies a finished write: advances what is durable and answers the waiters it covers.
-    private func complete(_ write: Write, result: Result<Void, SystemError>) -> SaveOutcome {
+    private func settle(_ write: Write, result: Result<Void, SystemError>) -> SaveOutcome {
         let outcome: SaveOutcome
         switch result {
         case .success:

@@ -33,6 +33,8 @@ final class TCPingService {
     /// ends at once (a refused loopback connect) does not start the next one inside its own call.
     private var granted: [TCPingProbe] = []
     private var startingGranted = false
+    /// Every answer by result, for `/metrics`.
+    private(set) var answers = TCPingCounts()
 
     init(loop: Loop) {
         self.loop = loop
@@ -129,6 +131,7 @@ final class TCPingService {
 
     /// Exactly once per request: reply, then give the slot to the next waiter.
     fileprivate func settle(_ result: TCPingResult, for request: Request, probe: TCPingProbe?, heldSlot: Bool) {
+        answers.count(result)
         request.respond(HTTPConventions.json(status: 200, body: result.json))
         if let probe { live[probe.id] = nil }
         guard heldSlot else { return }

@@ -75,8 +75,11 @@ public struct Lifecycle: Equatable, Sendable {
     public private(set) var healthySince: Instant?
     /// Due time of the armed restart timer; nil when none is armed.
     public private(set) var restartDueAt: Instant?
-    /// Restarts this lifecycle made by itself (§11), not counting operator actions (§22.3).
+    /// Children started by the restart timer since this master started (§22.3 `restarts`,
+    /// §22.4 `openctrl_instance_restarts_total`); operator starts and restarts do not count.
     public private(set) var automaticRestarts = 0
+    /// The stop in progress was begun by the restart timer, so the start behind it is automatic.
+    private var stopIsAutomaticRestart = false
     /// Requests received while spawning, replayed once the spawn has settled.
     private(set) var deferred: [LifecycleEvent] = []
 
@@ -169,7 +172,9 @@ public struct Lifecycle: Equatable, Sendable {
         switch phase {
         case .idle: stopWithoutProcess(now: now, &out)
         case .running: beginStop(then: .stay, hurry: false, now: now, &out)
-        case .stopping: if afterStop == .start { afterStop = .stay }
+        case .stopping:
+            if afterStop == .start { afterStop = .stay }
+            stopIsAutomaticRestart = false
         case .spawning: break
         }
     }
@@ -216,6 +221,7 @@ public struct Lifecycle: Equatable, Sendable {
             beginStop(then: .stay, hurry: hurry, now: now, &out)
         case .stopping(let since, let escalated):
             if afterStop == .start { afterStop = .stay }
+            stopIsAutomaticRestart = false
             if hurry, !escalated {
                 phase = .stopping(since: since, escalated: true)
                 out += [.cancelGraceTimer, .sendKill]
@@ -234,8 +240,8 @@ public struct Lifecycle: Equatable, Sendable {
             automaticRestarts += 1
             beginStart(now: now, &out)
         case .running:
-            automaticRestarts += 1
             beginStop(then: .start, hurry: false, now: now, &out)
+            stopIsAutomaticRestart = true
         case .spawning, .stopping: break
         }
     }
@@ -342,11 +348,14 @@ public struct Lifecycle: Equatable, Sendable {
         change(to: .stopped, now: now, &out)
         let next = afterStop
         afterStop = .stay
+        let automatic = stopIsAutomaticRestart
+        stopIsAutomaticRestart = false
         switch next {
         case .stay:
             out += [.save, .publishUpdate]
         case .start:
             out += [.save, .publishUpdate]
+            if automatic { automaticRestarts += 1 }
             beginStart(now: now, &out)
         case .remove:
             out += [.publishUpdate, .removed, .save]

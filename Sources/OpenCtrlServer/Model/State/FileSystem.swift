@@ -38,6 +38,9 @@ public protocol FileSystem: Sendable {
     func openForAppend(_ path: String) throws(SystemError) -> Int32
     /// Data plus the metadata needed to read it back (the new length), not timestamps.
     func fdatasync(_ fd: Int32, path: String) throws(SystemError)
+    /// How many names the open file has (`fstat`'s `st_nlink`): 0 once it was removed or
+    /// renamed over, when appending to it would write where no restart looks.
+    func linkCount(_ fd: Int32, path: String) throws(SystemError) -> Int
     func close(_ fd: Int32, path: String) throws(SystemError)
     /// The whole file, opened `O_RDONLY|O_CLOEXEC`. A file longer than `limit` bytes fails with
     /// EFBIG after reading at most `limit + 1` bytes; a missing one fails with ENOENT.

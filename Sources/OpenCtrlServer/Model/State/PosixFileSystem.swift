@@ -32,6 +32,12 @@ public struct PosixFileSystem: FileSystem {
         try retrying("open", path) { Glibc.open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
     }
 
+    public func linkCount(_ fd: Int32, path: String) throws(SystemError) -> Int {
+        var info = stat()
+        _ = try retrying("fstat", path) { fstat(fd, &info) }
+        return Int(info.st_nlink)
+    }
+
     public func fdatasync(_ fd: Int32, path: String) throws(SystemError) {
         _ = try retrying("fdatasync", path) { Glibc.fdatasync(fd) }
     }

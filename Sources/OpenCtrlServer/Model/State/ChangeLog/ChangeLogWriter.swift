@@ -2,18 +2,12 @@
 /// commit, and folding (a whole state file written by the §21.4 procedure, then a new empty log
 /// naming it as its base).
 public enum ChangeLogWriter {
-    /// Appends one frame and makes it durable. `fdatasync` suffices: the log's name and header
-    /// were fsynced when it was created, and an append only changes data and length.
+    /// Appends one frame and makes it durable, then closes the log: `ChangeLogAppender`
+    /// without keeping the descriptor.
     public static func append(_ frame: [UInt8], to files: StateFiles, using fs: some FileSystem) throws(SystemError) {
-        let fd = try fs.openForAppend(files.log)
-        do {
-            try fs.write(fd, frame, path: files.log)
-            try fs.fdatasync(fd, path: files.log)
-        } catch {
-            try? fs.close(fd, path: files.log)
-            throw error
-        }
-        try fs.close(fd, path: files.log)
+        let appender = ChangeLogAppender()
+        try appender.append(frame, to: files, using: fs)
+        try appender.close(files, using: fs)
     }
 
     /// Writes `snapshot` as the new primary, then replaces the log with an empty one based on
