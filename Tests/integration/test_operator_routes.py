@@ -97,7 +97,7 @@ def test_authorization_bearer_counts_on_metrics_only(kit):
     r = get(m, "/metrics", key=False, headers={"Authorization": "Basic " + m.key})
     assert r.status == 401 and json.loads(r.body) == {"error": "Unauthorized: API key required"}
     r = get(m, "/metrics", key=False, headers=bearer)
-    assert r.status != 401, r
+    assert r.status == 200 and r.headers.get("Content-Type").startswith("text/plain; version=0.0.4"), r
 
 
 # ----- process ---------------------------------------------------------------------------------
