@@ -74,6 +74,13 @@ def test_each_change_on_a_full_disk_answers_500_stays_in_memory_and_is_saved_aft
     assert status == 201
     status, _, moved = m.json("POST", "/instances", {"alias": "moved", "url": "edge://moved"})
     assert status == 201
+    # Both children (/bin/true) have exited and their `stopped` is written before the primary
+    # is taken as the reference (status changes go to the change log, but wait all the same).
+    deadline = time.monotonic() + 10
+    while {r["status"] for r in m.json("GET", "/instances")[2] if r["id"] != "********"} != {"stopped"}:
+        assert time.monotonic() < deadline, m.json("GET", "/instances")[2]
+        time.sleep(0.05)
+    assert m.api("POST", "/info", body='{"alias":"settled"}').status == 200
     before = m.primary.read_bytes()
     filler = fill(small_disk)
 
