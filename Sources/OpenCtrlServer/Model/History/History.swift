@@ -81,7 +81,7 @@ public struct History: Sendable {
         text.append(contentsOf: b)
         textBytes += length
         if count < entries.count {
-            entries[(head + count) % entries.count] = entry
+            entries[slot(count)] = entry
         } else {
             // Full but still below the bound: lay the ring out oldest first and let it grow.
             if head != 0 {
@@ -96,8 +96,15 @@ public struct History: Sendable {
 
     private mutating func dropOldest() {
         textBytes -= entries[head].length
-        head = (head + 1) % entries.count
+        head = slot(1)
         count -= 1
+    }
+
+    /// The ring position `i` entries after the oldest (`i` at most `entries.count`); a compare
+    /// instead of a division, since this runs for every line.
+    private func slot(_ i: Int) -> Int {
+        let p = head + i
+        return p >= entries.count ? p - entries.count : p
     }
 
     /// Moves the live text to the front of the buffer.
@@ -109,7 +116,7 @@ public struct History: Sendable {
 
     /// The `i`-th entry held, oldest first, with its `seq`.
     func entry(_ i: Int) -> (seq: UInt64, entry: Entry) {
-        (first + UInt64(i), entries[(head + i) % entries.count])
+        (first + UInt64(i), entries[slot(i)])
     }
 
     /// Calls `body` with the text of `entry`, which stays valid only during the call.
