@@ -80,6 +80,18 @@ def test_output_and_master_lines(ev):
     assert times == sorted(times)
 
 
+def test_output_entries_carry_their_log_event_time(ev):
+    m = ev.start()
+    c = ev.watch_ready()
+    iid, ctl = ev.child()
+    ctl.send("lines 3 same")
+    frames = c.read_until(lambda f: f["data"] and f["data"]["logs"] == "same 3")
+    c.close()
+    events = {f["data"]["logs"]: f["data"]["time"] for f in frames if f["data"] and f["data"]["type"] == "log"}
+    body = wait_history(m, iid, has_output(3))
+    assert {e["text"]: e["time"] for e in body["lines"] if e["source"] == "output"} == events
+
+
 def test_checkpoints_and_empty_lines_are_not_kept(kit):
     m = kit.start()
     iid = kit.create(kit.url(lines=2, checkpoints=3, error=1, exit=0))["id"]

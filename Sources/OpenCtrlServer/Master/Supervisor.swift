@@ -153,7 +153,7 @@ final class Supervisor {
         guard !line.isEmpty, !instance.lifecycle.isDeleted else { return }
         let (seconds, nanoseconds) = EventClock.wallTime()
         instance.history.append(.output, line: line, seconds: seconds, nanoseconds: nanoseconds)
-        events.publishLog(instance.json, line: line)
+        events.publishLog(instance.json, line: line, seconds: seconds, nanoseconds: nanoseconds)
     }
 
     // MARK: periodic work
