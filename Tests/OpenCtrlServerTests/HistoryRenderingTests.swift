@@ -12,10 +12,10 @@ import Testing
     }
 
     static func sample() -> History {
-        var history = History()
-        HistoryTests.add(&history, Array("Master.startInstanceLocked: instance starting: x://y".utf8), .master, nanoseconds: 5)
-        HistoryTests.add(&history, Array("a<b> \"q\"\t".utf8) + [0xFF, 0x20] + Array("é".utf8), nanoseconds: 120_000)
-        HistoryTests.add(&history, Array("last".utf8), nanoseconds: 0)
+        let history = History()
+        HistoryTests.add(history, Array("Master.startInstanceLocked: instance starting: x://y".utf8), .master, nanoseconds: 5)
+        HistoryTests.add(history, Array("a<b> \"q\"\t".utf8) + [0xFF, 0x20] + Array("é".utf8), nanoseconds: 120_000)
+        HistoryTests.add(history, Array("last".utf8), nanoseconds: 0)
         return history
     }
 

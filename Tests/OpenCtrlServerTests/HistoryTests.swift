@@ -6,12 +6,12 @@ import Testing
 @Suite struct HistoryTests {
     static let second: Int64 = 1_780_891_200
 
-    static func add(_ history: inout History, _ text: [UInt8], _ source: HistorySource = .output, nanoseconds: Int32 = 0) {
+    static func add(_ history: History, _ text: [UInt8], _ source: HistorySource = .output, nanoseconds: Int32 = 0) {
         text.withUnsafeBytes { history.append(source, line: $0, seconds: second, nanoseconds: nanoseconds) }
     }
 
-    static func add(_ history: inout History, _ text: String, _ source: HistorySource = .output) {
-        add(&history, Array(text.utf8), source)
+    static func add(_ history: History, _ text: String, _ source: HistorySource = .output) {
+        add(history, Array(text.utf8), source)
     }
 
     /// Every entry held, oldest first, as (seq, text).
@@ -32,8 +32,8 @@ import Testing
     }
 
     @Test func seqCountsFromOne() {
-        var history = History()
-        for n in 1...3 { Self.add(&history, "line \(n)") }
+        let history = History()
+        for n in 1...3 { Self.add(history, "line \(n)") }
         #expect(history.first == 1)
         #expect(history.next == 4)
         #expect(Self.held(history).map(\.0) == [1, 2, 3])
@@ -41,8 +41,8 @@ import Testing
     }
 
     @Test func atMostFiveHundredEntriesOldestFirstOut() {
-        var history = History()
-        for n in 1...1_234 { Self.add(&history, "\(n)") }
+        let history = History()
+        for n in 1...1_234 { Self.add(history, "\(n)") }
         #expect(history.count == 500)
         #expect(history.first == 735)
         #expect(history.next == 1_235)
@@ -53,28 +53,28 @@ import Testing
     }
 
     @Test func atMostSixtyFourKiBOfText() {
-        var history = History()
-        for n in 0..<100 { Self.add(&history, [UInt8](repeating: UInt8(ascii: "a") + UInt8(n % 26), count: 1_000)) }
+        let history = History()
+        for n in 0..<100 { Self.add(history, [UInt8](repeating: UInt8(ascii: "a") + UInt8(n % 26), count: 1_000)) }
         #expect(history.textBytes == 65_000)
         #expect(history.count == 65)
         #expect(history.first == 36)
-        Self.add(&history, [UInt8](repeating: 0x7A, count: 536))
+        Self.add(history, [UInt8](repeating: 0x7A, count: 536))
         #expect(history.textBytes == 65_536)
         #expect(history.count == 66)
-        Self.add(&history, [0x7A])
+        Self.add(history, [0x7A])
         #expect(history.count == 66)
         #expect(history.first == 37)
     }
 
     /// Many compactions and ring wraps with entries of every size: each entry keeps its text.
     @Test func textSurvivesCompactionAndWraps() {
-        var history = History()
+        let history = History()
         var expected: [(UInt64, [UInt8])] = []
         var textBytes = 0
         for n in 1...5_000 {
             let length = (n * 7_919) % 4_097
             let text = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ n) | 0x20 & 0x7F }
-            Self.add(&history, text)
+            Self.add(history, text)
             expected.append((UInt64(n), text))
             textBytes += length
             while expected.count > 500 || textBytes > History.maxTextBytes {
@@ -88,13 +88,13 @@ import Testing
     }
 
     @Test func longLinesAreCutWithAMarker() {
-        var history = History()
-        Self.add(&history, [UInt8](repeating: 0x61, count: 4_096))
-        Self.add(&history, [UInt8](repeating: 0x61, count: 5_000))
+        let history = History()
+        Self.add(history, [UInt8](repeating: 0x61, count: 4_096))
+        Self.add(history, [UInt8](repeating: 0x61, count: 5_000))
         // "é" is two bytes; one starting at byte 4,095 would end past the bound.
-        Self.add(&history, [UInt8](repeating: 0x61, count: 4_095) + Array("é".utf8) + [0x62])
+        Self.add(history, [UInt8](repeating: 0x61, count: 4_095) + Array("é".utf8) + [0x62])
         // A byte that starts no valid sequence is a character of its own.
-        Self.add(&history, [UInt8](repeating: 0x61, count: 4_095) + [0xFF, 0xFF])
+        Self.add(history, [UInt8](repeating: 0x61, count: 4_095) + [0xFF, 0xFF])
         let held = Self.held(history).map(\.1)
         #expect(held[0] == [UInt8](repeating: 0x61, count: 4_096))
         #expect(held[1] == [UInt8](repeating: 0x61, count: 4_096) + Array(" [truncated 904 bytes]".utf8))
@@ -124,8 +124,8 @@ import Testing
         Pick(tail: 100, after: UInt64(Int64.max), seqs: nil),
     ])
     func selection(_ pick: Pick) {
-        var history = History()
-        for n in 1...600 { Self.add(&history, "\(n)") }
+        let history = History()
+        for n in 1...600 { Self.add(history, "\(n)") }
         let range = history.selection(tail: pick.tail, after: pick.after)
         let seqs = range.map { history.entry($0).seq }
         #expect(seqs == (pick.seqs.map(Array.init) ?? []))

@@ -50,20 +50,22 @@ final class EventHub {
     /// line costs no instance encoding.
     func publish(_ type: EventType, _ instance: [UInt8]?, logs: String = "") {
         var logs = logs
-        logs.withUTF8 { publish(type, instance, logBytes: UnsafeRawBufferPointer($0)) }
+        logs.withUTF8 { publish(type, instance, logBytes: UnsafeRawBufferPointer($0), at: EventClock.wallTime()) }
     }
 
     /// A child's output line as it came (not necessarily UTF-8), at the wall-clock time its
     /// history entry also carries (one clock read per line, and the two times agree).
     func publishLog(_ instance: [UInt8], line: UnsafeRawBufferPointer, seconds: Int64, nanoseconds: Int32) {
-        let time = clock.time(seconds: seconds, nanoseconds: nanoseconds, utcOffset: EventClock.localOffset)
-        publish(.log, instance, logBytes: line, time: time)
+        publish(.log, instance, logBytes: line, at: (seconds, nanoseconds))
     }
 
-    private func publish(_ type: EventType, _ instance: [UInt8]?, logBytes: UnsafeRawBufferPointer, time: EventTime? = nil) {
+    private func publish(
+        _ type: EventType, _ instance: [UInt8]?, logBytes: UnsafeRawBufferPointer, at wall: (seconds: Int64, nanoseconds: Int32)
+    ) {
         sequence += 1
         let id = EventID(boot: boot, sequence: sequence)
-        let frame = EventFrame.encode(id: id, type: type, time: time ?? clock.now(), instance: instance, logs: logBytes)
+        let time = clock.time(seconds: wall.seconds, nanoseconds: wall.nanoseconds, utcOffset: EventClock.localOffset)
+        let frame = EventFrame.encode(id: id, type: type, time: time, instance: instance, logs: logBytes)
         ring.append(sequence: sequence, isLog: type.isLog, frame: frame)
         guard !watchers.isEmpty else { return }
         batch.append(frame: frame, isLog: type.isLog)

@@ -23,7 +23,7 @@ final class ManagedInstance {
     var splitter = LineSplitter()
     var graceTimer: Timer?
     var restartTimer: Timer?
-    var history = History()
+    let history = History()
     /// Requests waiting for the lifecycle to settle (no stop or spawn in progress).
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
 

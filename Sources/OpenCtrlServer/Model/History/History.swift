@@ -1,3 +1,5 @@
+import Glibc
+
 /// Where a history entry came from (CONTRACT §22.2).
 public enum HistorySource: Sendable {
     case output, master
@@ -7,20 +9,20 @@ public enum HistorySource: Sendable {
 /// and the master's log lines about the instance, at most `maxEntries` entries and
 /// `maxTextBytes` of entry text, oldest dropped first.
 ///
-/// Every output line lands here, so an append is two copies into storage that is already
-/// there: the text goes into one byte buffer shared by all entries and the entry itself into a
-/// ring of small fixed-size records. Nothing is allocated per line, and time is kept as raw
-/// numbers and formatted only when someone asks. Both stores start small and grow on demand,
+/// Every output line lands here, so an append must cost next to nothing: the text is copied
+/// into one byte buffer shared by all entries and the entry into a ring of fixed-size records,
+/// both raw memory this object owns (an `Array` would check uniqueness and capacity on every
+/// write, and a struct held by the instance would be an exclusivity-checked access per line).
+/// Times stay raw numbers until someone asks. Both buffers start small and double on demand,
 /// so a thousand quiet instances cost a thousand small histories.
-public struct History: Sendable {
+public final class History {
     public static let maxEntries = 500
     public static let maxTextBytes = 64 * 1024
     /// Longer entry text is cut to this many bytes (at a character boundary) plus a marker.
     public static let maxLineBytes = 4096
-    /// The byte buffer is compacted when an append would take it past this size; twice the
-    /// live bound means each compaction moves at most as many bytes as were appended since the
-    /// previous one.
-    static let compactionBytes = 2 * maxTextBytes
+    /// The text buffer stops growing here: twice the live bound, so once full each compaction
+    /// moves at most as many bytes as were appended since the previous one.
+    static let maxBufferBytes = 2 * maxTextBytes
 
     struct Entry {
         /// Position of the text in the stream of all bytes ever appended (see `base`).
@@ -31,87 +33,112 @@ public struct History: Sendable {
         var source: HistorySource
     }
 
-    /// A ring once full: the oldest entry is at `head`.
-    private var entries: [Entry] = []
+    /// A ring: the oldest of `count` entries is at `head`.
+    private var entries: UnsafeMutablePointer<Entry>
+    private var entryCapacity = 8
     private var head = 0
     private(set) var count = 0
-    /// Entry text, oldest first; `text[i]` is byte `base + i` of the stream of appended bytes.
-    private var text: [UInt8] = []
+    /// Entry text, oldest first, in `text[0..<used]`; `text[i]` is byte `base + i` of the
+    /// stream of appended bytes.
+    private var text: UnsafeMutablePointer<UInt8>
+    private var textCapacity = 256
+    private var used = 0
     private var base = 0
     private(set) var textBytes = 0
-    /// The `seq` the next entry gets; `seq` counts from 1 and never repeats.
-    public private(set) var next: UInt64 = 1
+    /// Not public: the optimizer drops the per-line exclusivity check only for stored
+    /// properties it sees every access to.
+    private var nextSeq: UInt64 = 1
 
-    public init() {}
+    public init() {
+        entries = .allocate(capacity: entryCapacity)
+        text = .allocate(capacity: textCapacity)
+    }
+
+    deinit {
+        entries.deallocate()
+        text.deallocate()
+    }
+
+    /// The `seq` the next entry gets; `seq` counts from 1 and never repeats.
+    public var next: UInt64 { nextSeq }
 
     /// The oldest `seq` held, 0 when none.
-    public var first: UInt64 { count == 0 ? 0 : next - UInt64(count) }
+    public var first: UInt64 { count == 0 ? 0 : nextSeq - UInt64(count) }
 
-    public mutating func append(
-        _ source: HistorySource, line: UnsafeRawBufferPointer, seconds: Int64, nanoseconds: Int32
-    ) {
+    public func append(_ source: HistorySource, line: UnsafeRawBufferPointer, seconds: Int64, nanoseconds: Int32) {
         let bytes = line.bindMemory(to: UInt8.self)
         guard bytes.count > Self.maxLineBytes else {
-            append(source, pieces: bytes, UnsafeBufferPointer(start: nil, count: 0), seconds: seconds, nanoseconds: nanoseconds)
+            append(source, bytes, UnsafeBufferPointer(start: nil, count: 0), seconds: seconds, nanoseconds: nanoseconds)
             return
         }
         let kept = LogCut.boundary(bytes, atOrBefore: Self.maxLineBytes)
         var marker = LogCut.marker(cut: bytes.count - kept)
         marker.withUTF8 {
-            append(source, pieces: UnsafeBufferPointer(rebasing: bytes[..<kept]), $0, seconds: seconds, nanoseconds: nanoseconds)
+            append(source, UnsafeBufferPointer(rebasing: bytes[..<kept]), $0, seconds: seconds, nanoseconds: nanoseconds)
         }
     }
 
-    public mutating func append(_ source: HistorySource, text line: String, seconds: Int64, nanoseconds: Int32) {
+    public func append(_ source: HistorySource, text line: String, seconds: Int64, nanoseconds: Int32) {
         var line = line
         line.withUTF8 { append(source, line: UnsafeRawBufferPointer($0), seconds: seconds, nanoseconds: nanoseconds) }
     }
 
-    private mutating func append(
-        _ source: HistorySource, pieces a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>,
+    /// Appends the text `a` followed by `b` as one entry.
+    private func append(
+        _ source: HistorySource, _ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>,
         seconds: Int64, nanoseconds: Int32
     ) {
         let length = a.count + b.count
         while count > 0, count == Self.maxEntries || textBytes + length > Self.maxTextBytes {
-            dropOldest()
+            textBytes -= entries[head].length
+            head = slot(1)
+            count -= 1
         }
-        if text.count + length > Self.compactionBytes { compact() }
-        let entry = Entry(start: base + text.count, length: length, seconds: seconds, nanoseconds: nanoseconds, source: source)
-        text.append(contentsOf: a)
-        text.append(contentsOf: b)
+        if used + length > textCapacity { makeRoom(for: length) }
+        if let p = a.baseAddress { (text + used).update(from: p, count: a.count) }
+        if let p = b.baseAddress { (text + used + a.count).update(from: p, count: b.count) }
+        if count == entryCapacity { growEntries() }
+        entries[slot(count)] = Entry(start: base + used, length: length, seconds: seconds, nanoseconds: nanoseconds, source: source)
+        used += length
         textBytes += length
-        if count < entries.count {
-            entries[slot(count)] = entry
-        } else {
-            // Full but still below the bound: lay the ring out oldest first and let it grow.
-            if head != 0 {
-                entries = Array(entries[head...] + entries[..<head])
-                head = 0
-            }
-            entries.append(entry)
-        }
         count += 1
-        next += 1
+        nextSeq += 1
     }
 
-    private mutating func dropOldest() {
-        textBytes -= entries[head].length
-        head = slot(1)
-        count -= 1
-    }
-
-    /// The ring position `i` entries after the oldest (`i` at most `entries.count`); a compare
+    /// The ring position `i` entries after the oldest (`i` at most `entryCapacity`); a compare
     /// instead of a division, since this runs for every line.
     private func slot(_ i: Int) -> Int {
         let p = head + i
-        return p >= entries.count ? p - entries.count : p
+        return p >= entryCapacity ? p - entryCapacity : p
     }
 
-    /// Moves the live text to the front of the buffer.
-    private mutating func compact() {
-        let live = count == 0 ? base + text.count : entries[head].start
-        text.removeSubrange(0..<(live - base))
-        base = live
+    /// Moves the live text to the front, and doubles the buffer while that leaves less free
+    /// than live (so compactions stay rare) until it reaches `maxBufferBytes`, which always
+    /// holds the live bound plus one cut entry.
+    private func makeRoom(for length: Int) {
+        let live = count == 0 ? used : entries[head].start - base
+        memmove(text, text + live, used - live)
+        base += live
+        used -= live
+        var capacity = textCapacity
+        while capacity < 2 * (used + length), capacity < Self.maxBufferBytes { capacity *= 2 }
+        guard capacity != textCapacity else { return }
+        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
+        grown.update(from: text, count: used)
+        text.deallocate()
+        text = grown
+        textCapacity = capacity
+    }
+
+    /// Doubles the ring (up to `maxEntries`), laid out oldest first.
+    private func growEntries() {
+        let capacity = min(2 * entryCapacity, Self.maxEntries)
+        let grown = UnsafeMutablePointer<Entry>.allocate(capacity: capacity)
+        for i in 0..<count { (grown + i).initialize(to: entries[slot(i)]) }
+        entries.deallocate()
+        entries = grown
+        entryCapacity = capacity
+        head = 0
     }
 
     /// The `i`-th entry held, oldest first, with its `seq`.
@@ -121,7 +148,7 @@ public struct History: Sendable {
 
     /// Calls `body` with the text of `entry`, which stays valid only during the call.
     func withText<R>(of entry: Entry, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        text.withUnsafeBufferPointer { body(UnsafeBufferPointer(rebasing: $0[(entry.start - base)..<(entry.start - base + entry.length)])) }
+        body(UnsafeBufferPointer(start: text + (entry.start - base), count: entry.length))
     }
 
     /// Positions (oldest first, from 0) of the entries a query selects: the newest `tail`, or
