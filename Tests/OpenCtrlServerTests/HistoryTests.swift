@@ -66,8 +66,9 @@ import Testing
         #expect(history.first == 37)
     }
 
-    /// Many compactions and ring wraps with entries of every size: each entry keeps its text.
-    @Test func textSurvivesCompactionAndWraps() {
+    /// Entries of every size, many wrapping around the end of the text buffer while it grows
+    /// and after: each keeps its text.
+    @Test func textSurvivesWrapsAndGrowth() {
         let history = History()
         var expected: [(UInt64, [UInt8])] = []
         var textBytes = 0

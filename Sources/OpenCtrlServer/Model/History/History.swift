@@ -1,5 +1,3 @@
-import Glibc
-
 /// Where a history entry came from (CONTRACT §22.2).
 public enum HistorySource: Sendable {
     case output, master
@@ -10,9 +8,10 @@ public enum HistorySource: Sendable {
 /// `maxTextBytes` of entry text, oldest dropped first.
 ///
 /// Every output line lands here, so an append must cost next to nothing: the text is copied
-/// into one byte buffer shared by all entries and the entry into a ring of fixed-size records,
-/// both raw memory this object owns (an `Array` would check uniqueness and capacity on every
-/// write, and a struct held by the instance would be an exclusivity-checked access per line).
+/// into one circular byte buffer shared by all entries and the entry into a ring of fixed-size
+/// records, both raw memory this object owns (an `Array` would check uniqueness and capacity on
+/// every write, and a struct held by the instance would be an exclusivity-checked access per
+/// line). A circular buffer never moves text, and at most 64 KiB of it stays warm in the cache.
 /// Times stay raw numbers until someone asks. Both buffers start small and double on demand,
 /// so a thousand quiet instances cost a thousand small histories.
 public final class History {
@@ -20,12 +19,10 @@ public final class History {
     public static let maxTextBytes = 64 * 1024
     /// Longer entry text is cut to this many bytes (at a character boundary) plus a marker.
     public static let maxLineBytes = 4096
-    /// The text buffer stops growing here: twice the live bound, so once full each compaction
-    /// moves at most as many bytes as were appended since the previous one.
-    static let maxBufferBytes = 2 * maxTextBytes
 
     struct Entry {
-        /// Position of the text in the stream of all bytes ever appended (see `base`).
+        /// Position of the text in the stream of all bytes ever appended; in the buffer it is
+        /// at `start` modulo the capacity.
         var start: Int
         var length: Int
         var seconds: Int64
@@ -38,12 +35,12 @@ public final class History {
     private var entryCapacity = 8
     private var head = 0
     private(set) var count = 0
-    /// Entry text, oldest first, in `text[0..<used]`; `text[i]` is byte `base + i` of the
-    /// stream of appended bytes.
+    /// The last `textBytes` bytes of the stream of appended bytes, byte `p` of the stream at
+    /// `text[p & (textCapacity - 1)]`. The capacity is a power of two and never needs to
+    /// exceed `maxTextBytes`, since old entries are dropped before a new one is stored.
     private var text: UnsafeMutablePointer<UInt8>
     private var textCapacity = 256
-    private var used = 0
-    private var base = 0
+    private var streamEnd = 0
     private(set) var textBytes = 0
     /// Not public: the optimizer drops the per-line exclusivity check only for stored
     /// properties it sees every access to.
@@ -94,12 +91,12 @@ public final class History {
             head = slot(1)
             count -= 1
         }
-        if used + length > textCapacity { makeRoom(for: length) }
-        if let p = a.baseAddress { (text + used).update(from: p, count: a.count) }
-        if let p = b.baseAddress { (text + used + a.count).update(from: p, count: b.count) }
+        if textBytes + length > textCapacity { growText(toHold: textBytes + length) }
+        store(a, at: streamEnd)
+        store(b, at: streamEnd + a.count)
         if count == entryCapacity { growEntries() }
-        entries[slot(count)] = Entry(start: base + used, length: length, seconds: seconds, nanoseconds: nanoseconds, source: source)
-        used += length
+        entries[slot(count)] = Entry(start: streamEnd, length: length, seconds: seconds, nanoseconds: nanoseconds, source: source)
+        streamEnd += length
         textBytes += length
         count += 1
         nextSeq += 1
@@ -112,22 +109,33 @@ public final class History {
         return p >= entryCapacity ? p - entryCapacity : p
     }
 
-    /// Moves the live text to the front, and doubles the buffer while that leaves less free
-    /// than live (so compactions stay rare) until it reaches `maxBufferBytes`, which always
-    /// holds the live bound plus one cut entry.
-    private func makeRoom(for length: Int) {
-        let live = count == 0 ? used : entries[head].start - base
-        memmove(text, text + live, used - live)
-        base += live
-        used -= live
+    /// Copies `bytes` to stream position `position`, wrapping at the end of the buffer.
+    private func store(_ bytes: UnsafeBufferPointer<UInt8>, at position: Int) {
+        guard let source = bytes.baseAddress else { return }
+        let offset = position & (textCapacity - 1)
+        let first = min(bytes.count, textCapacity - offset)
+        (text + offset).update(from: source, count: first)
+        if first < bytes.count { text.update(from: source + first, count: bytes.count - first) }
+    }
+
+    /// Copies `count` bytes from stream position `position` to `destination`.
+    private func load(at position: Int, count: Int, into destination: UnsafeMutablePointer<UInt8>) {
+        let offset = position & (textCapacity - 1)
+        let first = min(count, textCapacity - offset)
+        destination.update(from: text + offset, count: first)
+        if first < count { (destination + first).update(from: text, count: count - first) }
+    }
+
+    private func growText(toHold bytes: Int) {
         var capacity = textCapacity
-        while capacity < 2 * (used + length), capacity < Self.maxBufferBytes { capacity *= 2 }
-        guard capacity != textCapacity else { return }
-        let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: capacity)
-        grown.update(from: text, count: used)
+        while capacity < bytes { capacity *= 2 }
+        let live = UnsafeMutablePointer<UInt8>.allocate(capacity: max(1, textBytes))
+        defer { live.deallocate() }
+        load(at: streamEnd - textBytes, count: textBytes, into: live)
         text.deallocate()
-        text = grown
+        text = .allocate(capacity: capacity)
         textCapacity = capacity
+        store(UnsafeBufferPointer(start: live, count: textBytes), at: streamEnd - textBytes)
     }
 
     /// Doubles the ring (up to `maxEntries`), laid out oldest first.
@@ -146,9 +154,17 @@ public final class History {
         (first + UInt64(i), entries[slot(i)])
     }
 
-    /// Calls `body` with the text of `entry`, which stays valid only during the call.
+    /// Calls `body` with the text of `entry`, which stays valid only during the call (a copy
+    /// when the entry wraps around the end of the buffer).
     func withText<R>(of entry: Entry, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        body(UnsafeBufferPointer(start: text + (entry.start - base), count: entry.length))
+        let offset = entry.start & (textCapacity - 1)
+        guard offset + entry.length > textCapacity else {
+            return body(UnsafeBufferPointer(start: text + offset, count: entry.length))
+        }
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: entry.length) { copy in
+            load(at: entry.start, count: entry.length, into: copy.baseAddress!)
+            return body(UnsafeBufferPointer(copy))
+        }
     }
 
     /// Positions (oldest first, from 0) of the entries a query selects: the newest `tail`, or
