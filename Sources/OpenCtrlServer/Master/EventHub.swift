@@ -55,18 +55,22 @@ final class EventHub {
     /// line costs no instance encoding.
     func publish(_ type: EventType, _ instance: [UInt8]?, logs: String = "") {
         var logs = logs
-        logs.withUTF8 { publish(type, instance, logBytes: UnsafeRawBufferPointer($0)) }
+        logs.withUTF8 { publish(type, instance, logBytes: UnsafeRawBufferPointer($0), at: EventClock.wallTime()) }
     }
 
-    /// A child's output line as it came (not necessarily UTF-8).
-    func publishLog(_ instance: [UInt8], line: UnsafeRawBufferPointer) {
-        publish(.log, instance, logBytes: line)
+    /// A child's output line as it came (not necessarily UTF-8), at the wall-clock time its
+    /// history entry also carries (one clock read per line, and the two times agree).
+    func publishLog(_ instance: [UInt8], line: UnsafeRawBufferPointer, seconds: Int64, nanoseconds: Int32) {
+        publish(.log, instance, logBytes: line, at: (seconds, nanoseconds))
     }
 
-    private func publish(_ type: EventType, _ instance: [UInt8]?, logBytes: UnsafeRawBufferPointer) {
+    private func publish(
+        _ type: EventType, _ instance: [UInt8]?, logBytes: UnsafeRawBufferPointer, at wall: (seconds: Int64, nanoseconds: Int32)
+    ) {
         sequence += 1
         let id = EventID(boot: boot, sequence: sequence)
-        let frame = EventFrame.encode(id: id, type: type, time: clock.now(), instance: instance, logs: logBytes)
+        let time = clock.time(seconds: wall.seconds, nanoseconds: wall.nanoseconds, utcOffset: EventClock.localOffset)
+        let frame = EventFrame.encode(id: id, type: type, time: time, instance: instance, logs: logBytes)
         counters.recordPublished(type)
         ring.append(sequence: sequence, isLog: type.isLog, frame: frame)
         guard !watchers.isEmpty else { return }

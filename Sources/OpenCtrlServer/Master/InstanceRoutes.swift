@@ -74,7 +74,7 @@ extension Master {
         }
         let snapshot = instance.json
         if changed {
-            Log.info("Master.handlePatchInstance: instance updated [\(instance.id)]")
+            instance.log("Master.handlePatchInstance: instance updated")
             events.publish(.update, snapshot)
         }
         let event: LifecycleEvent? = switch request.action {
@@ -107,7 +107,7 @@ extension Master {
         supervisor.send(.start(byOperator: true), to: instance)
         await supervisor.settled(instance)
         try Self.requireSaved(await store.commit(.instance(instance.id)))
-        Log.info("Master.handlePutInstance: instance URL updated: \(LogRedaction.url(url)) [\(instance.id)]")
+        instance.log("Master.handlePutInstance: instance URL updated: \(LogRedaction.url(url))")
         return HTTPConventions.json(status: 200, object: instance.json)
     }
 

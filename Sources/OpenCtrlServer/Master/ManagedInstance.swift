@@ -1,6 +1,7 @@
 /// One instance with everything the master keeps about it beyond its record: the lifecycle
-/// reducer's state, the counters' bases, the child process and its output splitter, and the
-/// timers the lifecycle asked for.
+/// reducer's state, the counters' bases, the child process and its output splitter, the
+/// timers the lifecycle asked for, and its history (which therefore outlives child restarts
+/// and key rotations, and goes with the instance on DELETE).
 @LoopActor
 final class ManagedInstance {
     var record: InstanceRecord {
@@ -23,6 +24,7 @@ final class ManagedInstance {
     var graceTimer: Timer?
     var restartTimer: Timer?
     var processFacts = ProcessFacts()
+    let history = History()
     /// Requests waiting for the lifecycle to settle (no stop or spawn in progress).
     var settleWaiters: [CheckedContinuation<Void, Never>] = []
 
@@ -50,6 +52,14 @@ final class ManagedInstance {
         case .idle, .running: true
         case .spawning, .stopping: false
         }
+    }
+
+    /// A master log line about this instance (CONTRACT §17), also kept in its history without
+    /// the timestamp and the ` [<id>]` suffix (§22.2).
+    func log(_ message: String) {
+        Log.info("\(message) [\(id)]")
+        let (seconds, nanoseconds) = EventClock.wallTime()
+        history.append(.master, text: message, seconds: seconds, nanoseconds: nanoseconds)
     }
 
     func applyCheckpoint(_ checkpoint: Checkpoint) {

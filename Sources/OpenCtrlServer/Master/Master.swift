@@ -232,7 +232,7 @@ public final class Master {
             for (index, id) in ids.enumerated() {
                 if index > 0 { await self.loop.sleep(seconds: 0.1) }
                 guard !self.shuttingDown, let instance = self.registry.instance(id) else { continue }
-                Log.info("Master.loadState: auto-starting instance: \(LogRedaction.url(instance.record.url)) [\(id)]")
+                instance.log("Master.loadState: auto-starting instance: \(LogRedaction.url(instance.record.url))")
                 self.supervisor.send(.start(byOperator: false), to: instance)
             }
         }

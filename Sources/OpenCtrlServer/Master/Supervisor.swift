@@ -95,7 +95,7 @@ final class Supervisor {
         case .save:
             store.noteChange(.instance(instance.id))
         case .log(let text):
-            Log.info("\(text) [\(instance.id)]")
+            instance.log(text)
         case .removed:
             registry.remove(instance.id)
             store.noteChange(.instance(instance.id))
@@ -116,7 +116,7 @@ final class Supervisor {
             send(.spawnFailed(.noRuntimeBinary), to: instance)
             return
         }
-        Log.info("Master.startInstanceLocked: instance starting: \(LogRedaction.url(instance.record.url)) [\(instance.id)]")
+        instance.log("Master.startInstanceLocked: instance starting: \(LogRedaction.url(instance.record.url))")
         guard let path = RuntimeBinary.resolve(bin) else {
             let reason = bin.contains("/")
                 ? "fork/exec \(bin): \(RuntimeBinary.failureText(bin))"
@@ -144,7 +144,7 @@ final class Supervisor {
         child.onExit = { [unowned self, unowned instance] reason, outputStillOpen in
             instance.splitter.finish { line in self.handleLine(line, of: instance) }
             if outputStillOpen {
-                Log.info("Master.monitorInstance: output still open after exit, closing [\(instance.id)]")
+                instance.log("Master.monitorInstance: output still open after exit, closing")
             }
             instance.child = nil
             self.send(.exited(reason), to: instance)
@@ -153,7 +153,7 @@ final class Supervisor {
 
     /// One output line (CONTRACT §12.4): a checkpoint is applied and neither mirrored nor
     /// published; any other line may trigger the ERROR rule, is mirrored to stdout, and unless
-    /// empty or the instance is deleted becomes a `log` event.
+    /// empty or the instance is deleted becomes a `log` event and a history entry (§22.2).
     private func handleLine(_ line: UnsafeRawBufferPointer, of instance: ManagedInstance) {
         if let checkpoint = CheckpointParser.parse(line) {
             guard !instance.lifecycle.isDeleted else { return }
@@ -167,7 +167,9 @@ final class Supervisor {
         }
         mirror.mirror(line, id: instance.id)
         guard !line.isEmpty, !instance.lifecycle.isDeleted else { return }
-        events.publishLog(instance.json, line: line)
+        let (seconds, nanoseconds) = EventClock.wallTime()
+        instance.history.append(.output, line: line, seconds: seconds, nanoseconds: nanoseconds)
+        events.publishLog(instance.json, line: line, seconds: seconds, nanoseconds: nanoseconds)
     }
 
     // MARK: periodic work

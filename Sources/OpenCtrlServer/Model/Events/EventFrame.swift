@@ -111,7 +111,7 @@ struct LogCut {
     }
 
     /// The largest position at or before `k` that does not split a valid character.
-    private static func boundary(_ logs: UnsafeBufferPointer<UInt8>, atOrBefore k: Int) -> Int {
+    static func boundary(_ logs: UnsafeBufferPointer<UInt8>, atOrBefore k: Int) -> Int {
         var p = max(0, k - 3)
         while p < k {
             let length = StrictUTF8.length(in: logs, at: p)
@@ -121,7 +121,7 @@ struct LogCut {
         return k
     }
 
-    private static func marker(cut: Int) -> String { " [truncated \(cut) bytes]" }
+    static func marker(cut: Int) -> String { " [truncated \(cut) bytes]" }
 
     private static func length(_ logs: UnsafeBufferPointer<UInt8>, keeping n: Int) -> Int {
         JSONWriter.quotedLength(utf8: UnsafeBufferPointer(rebasing: logs[..<n])) + marker(cut: logs.count - n).utf8.count

@@ -24,6 +24,12 @@ public struct EventTime: Sendable {
 
     func write(into w: inout JSONWriter) {
         w.raw("\"")
+        writeUnquoted(into: &w)
+        w.raw("\"")
+    }
+
+    /// The bare timestamp, for plain-text renderings such as `format=text` history (§22.2).
+    func writeUnquoted(into w: inout JSONWriter) {
         w.encoded(prefix)
         if nanoseconds != 0 {
             var n = nanoseconds, digits = 9
@@ -42,7 +48,6 @@ public struct EventTime: Sendable {
             }
         }
         w.encoded(zone)
-        w.raw("\"")
     }
 
     public var text: String {
@@ -62,13 +67,23 @@ public struct EventClock: Sendable {
     public init() {}
 
     public mutating func now() -> EventTime {
+        let (seconds, nanoseconds) = Self.wallTime()
+        return time(seconds: seconds, nanoseconds: nanoseconds, utcOffset: Self.localOffset)
+    }
+
+    /// The wall clock as raw numbers, for callers that store a time and format it later
+    /// (history entries, §22.2), so the hot path pays no formatting.
+    public static func wallTime() -> (seconds: Int64, nanoseconds: Int32) {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return time(seconds: Int64(ts.tv_sec), nanoseconds: Int32(ts.tv_nsec)) { seconds in
-            var t = time_t(seconds)
-            var fields = tm()
-            return localtime_r(&t, &fields) != nil ? Int32(truncatingIfNeeded: fields.tm_gmtoff) : 0
-        }
+        return (Int64(ts.tv_sec), Int32(ts.tv_nsec))
+    }
+
+    /// The local zone's offset at `seconds`, as events show it.
+    public static func localOffset(_ seconds: Int64) -> Int32 {
+        var t = time_t(seconds)
+        var fields = tm()
+        return localtime_r(&t, &fields) != nil ? Int32(truncatingIfNeeded: fields.tm_gmtoff) : 0
     }
 
     /// `utcOffset` is asked once per new second (injectable for tests).
