@@ -10,8 +10,11 @@ a shared 2-core machine, hence a percentile bound plus a looser bound on the max
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import subprocess
+import sys
 import time
 
 import pytest
@@ -126,13 +129,40 @@ def test_flood_of_200_mib_is_absorbed_while_the_api_answers(kit):
           f"max {max(latencies) * 1000:.0f} ms; RSS {rss0} kB -> peak {peak} kB")
 
 
+SAMPLER = """
+import http.client, json, sys, time
+port, path, key, seconds = int(sys.argv[1]), sys.argv[2], sys.argv[3], float(sys.argv[4])
+out, end = [], time.monotonic() + seconds
+while time.monotonic() < end:
+    t0 = time.monotonic()
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path, headers={"X-API-Key": key})
+    r = c.getresponse()
+    r.read()
+    c.close()
+    out.append(time.monotonic() - t0)
+    assert r.status == 200, r.status
+    time.sleep(0.05)
+print(json.dumps(out))
+"""
+
+
+def sample_info_elsewhere(m, seconds: float) -> list[float]:
+    """GET /info latencies measured by a separate process: in this one the harness's reader
+    thread, flooded by the master's mirrored stdout, holds the GIL for long stretches, and the
+    figures would be Python's rather than the master's."""
+    done = subprocess.run([sys.executable, "-c", SAMPLER, str(m.port), m.api_path("/info"), m.key, str(seconds)],
+                          capture_output=True, text=True, timeout=seconds + 30)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
 def test_flood_of_short_lines_keeps_the_api_responsive(kit):
     m = kit.m.start(url_suffix=f"?bin={YES}")
     iid = kit.create(kit.url("yes"))["id"]
     kit.wait_status(iid, "running")
     m.wait_for_log(r"^fixture://yes\?tok=\w+ \[" + iid + r"\]$", stream="stdout")
-    t0 = time.monotonic()
-    latencies = sample_info(m, lambda: time.monotonic() - t0 < 3)
+    latencies = sample_info_elsewhere(m, 3)
     assert pct(latencies, 0.95) < 0.1 and max(latencies) < 0.5, [round(x, 3) for x in latencies]
 
 
