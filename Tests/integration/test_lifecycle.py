@@ -191,7 +191,9 @@ def test_grandchild_is_killed_with_the_group_on_stop(kit):
     ready(kit, iid)
     pid, pgid = read_pidfile(pf)
     assert pgid == pid
-    wait_until(lambda: len(group_members(pgid)) >= 2, 5, "grandchild started")
+    # The grandchild must have exec'd `sleep`: a SIGTERM that finds the fixture still inside
+    # `subprocess.Popen` is handled only once Popen returns, which can take the whole grace.
+    wait_until(lambda: _sleep_in_group(pgid, pid), 5, "grandchild started")
     t0 = time.monotonic()
     kit.patch(iid, {"action": "stop"})
     kit.wait_status(iid, "stopped", timeout=8)
@@ -199,6 +201,16 @@ def test_grandchild_is_killed_with_the_group_on_stop(kit):
     m.wait_for_log(r"Master\.stopInstanceLocked: instance stopped" + esc(iid))
     wait_until(lambda: not group_alive(pgid), 5, "process group gone")
     wait_until(lambda: _killpg_gone(pgid), 5, "os.killpg(pgid, 0) raising ProcessLookupError")
+
+
+def _sleep_in_group(pgid: int, child: int) -> bool:
+    for member in group_members(pgid):
+        try:
+            if member != child and cmdline(member)[:1] == ["sleep"]:
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def _killpg_gone(pgid: int) -> bool:
