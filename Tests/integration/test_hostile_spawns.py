@@ -228,6 +228,9 @@ def test_descriptors_exhausted_at_spawn(lkit):
         status, snap = conn.call("POST", "/instances", {"url": f"sleep://h{i}"})
         assert status == 201, snap
         created.append(snap["id"])
+        # Children start without waiting for the create's write, so a fast client can run
+        # ahead of the spawner threads: wait for this start's outcome before the next create.
+        wait_until(lambda: conn.statuses()[snap["id"]] in ("running", "error"), 5, "the start decided")
         failed = [iid for iid, s in conn.statuses().items() if s == "error"]
         if len(failed) >= 3:
             break
