@@ -81,10 +81,16 @@ public final class EventStream {
     /// made progress.
     public private(set) var enqueuedTotal = 0
 
+    /// The socket, while bytes may go straight to it: the stream is open, plain HTTP, and
+    /// nothing is queued in front. The event hub's send threads write to it only while the
+    /// loop waits for them, so it cannot be closed under them.
+    public var directDescriptor: Int32? {
+        isOpen && directWrites && evbuffer_get_length(output) == 0 ? fd : nil
+    }
+
     /// Sends what the socket takes at once, if nothing is queued in front; returns the count.
     public func trySend(_ bytes: UnsafeRawBufferPointer) -> Int {
-        guard isOpen, directWrites, let base = bytes.baseAddress, !bytes.isEmpty,
-              evbuffer_get_length(output) == 0 else { return 0 }
+        guard let fd = directDescriptor, let base = bytes.baseAddress, !bytes.isEmpty else { return 0 }
         // On an error nothing counts as sent: the bytes are queued, the bufferevent meets the
         // same error, and evhttp closes the connection the usual way.
         return max(0, send(fd, base, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)))

@@ -22,19 +22,27 @@ final class EventHub {
     private var clock = EventClock()
     private var ring = EventRing()
     private var batch = EventBatch()
-    private var watchers: [Watcher] = []
+    private var watchers: [EventWatcher] = []
     /// Counted here, where §13.5 is applied, for `/metrics`.
     private(set) var counters = EventCounters()
     private var flushScheduled = false
     private var sweepCursor = 0
     private var flusher: Wakeup?
+    private let fanOut: FanOutPolicy
+    private let sendPool: SendPool
+    /// The direct-path watchers of the flush in progress and their sockets, kept between
+    /// flushes for their capacity.
+    private var direct: [EventWatcher] = []
+    private var descriptors: [Int32] = []
     private var sweeper: Timer?
     /// A batch this large is written at once instead of at the end of the turn.
     static let flushThreshold = 128 * 1024
 
-    init(loop: Loop, limits: Limits, directWrites: Bool) {
+    init(loop: Loop, limits: Limits, directWrites: Bool, fanOut: FanOutPolicy) {
         self.limits = limits
         self.directWrites = directWrites
+        self.fanOut = fanOut
+        sendPool = SendPool(helpers: fanOut.helpers)
         flusher = Wakeup(loop: loop) { [unowned self] in self.flush() }
         let sweeper = Timer(loop: loop) { [unowned self] in self.sweep() }
         self.sweeper = sweeper
@@ -91,7 +99,7 @@ final class EventHub {
     /// snapshot.
     func subscribe(_ stream: EventStream, records: [[UInt8]], lastEventID: String?) {
         flush()
-        let watcher = Watcher(stream: stream)
+        let watcher = EventWatcher(stream: stream)
         var frames = EventFrame.retry
         for record in records {
             frames += EventFrame.encode(id: nil, type: .initial, time: clock.now(), instance: record)
@@ -113,7 +121,7 @@ final class EventHub {
         watchers.append(watcher)
     }
 
-    private func remove(_ watcher: Watcher) {
+    private func remove(_ watcher: EventWatcher) {
         guard let index = watcher.index else { return }
         watcher.index = nil
         let last = watchers.removeLast()
@@ -150,47 +158,82 @@ final class EventHub {
 
     // MARK: delivery
 
+    /// Delivers the batch in three steps. On the loop, each watcher's queued bytes and gap
+    /// notice go first and its path is chosen; then the whole batch is sent to every watcher on
+    /// the direct path at once, shared with the helper threads when there are enough of them;
+    /// back on the loop, whatever a socket did not take is queued by the §13.5 rules.
     private func flush() {
         flushScheduled = false
         guard !batch.isEmpty else { return }
         let now = ContinuousClock.now
-        for watcher in watchers { deliver(to: watcher, now: now) }
+        direct.removeAll(keepingCapacity: true)
+        descriptors.removeAll(keepingCapacity: true)
+        for watcher in watchers where watcher.stream.isOpen {
+            if let fd = prepare(watcher) {
+                direct.append(watcher)
+                descriptors.append(fd)
+            }
+            watcher.lastOutput = now
+        }
+        if !descriptors.isEmpty {
+            let shared = fanOut.sharesSends(directWatchers: descriptors.count)
+            let threads = shared ? fanOut.helpers + 1 : 1
+            let job = SendJob(bytes: batch.bytes, descriptors: descriptors,
+                              chunk: FanOutPolicy.chunkSize(descriptors: descriptors.count, threads: threads))
+            if shared { sendPool.send(job) } else { job.work() }
+            for (index, watcher) in direct.enumerated() { finish(watcher, sent: job.sent(index)) }
+        }
+        direct.removeAll(keepingCapacity: true)
         batch.removeAll()
         dropOverCap()
     }
 
-    private func deliver(to watcher: Watcher, now: ContinuousClock.Instant) {
+    /// Sends what the watcher has queued and its pending gap notice, then either returns its
+    /// socket, when the batch can go straight to it, or queues the batch under §13.5.
+    private func prepare(_ watcher: EventWatcher) -> Int32? {
         let stream = watcher.stream
-        guard stream.isOpen else { return }
         // A watcher that keeps up may have a little queued from the last batch: push it first,
         // so the new batch can still go straight to the socket.
         if !watcher.pressure.skipping, stream.pending > 0 { stream.flushNow() }
         if let skipped = watcher.pressure.caughtUp(pending: stream.pending) {
             watcher.send(frame: EventFrame.encode(id: nil, type: .log, time: clock.now(), instance: nil, logs: LogPressure.gapNotice(skipped: skipped)))
         }
-        // The pressure's own count restarts with each gap notice; the total is kept here.
-        let skippedBefore = watcher.pressure.skipped
-        defer { counters.recordSkippedLogs(watcher.pressure.skipped - skippedBefore) }
-        batch.bytes.withUnsafeBytes { all in
-            if watcher.pressure.skipping {
-                watcher.pressure.skip(batch.logCount)
-                for i in batch.stateSegments { watcher.enqueue(batch.segments[i], of: all) }
-                return
-            }
-            var first = 0
-            if stream.chunked {
-                // Most watchers keep up: the socket takes the whole batch in one call.
-                let sent = stream.trySend(all)
-                if sent == all.count { return }
-                while batch.segments[first].range.upperBound <= sent { first += 1 }
-                if sent > batch.segments[first].offset {
-                    stream.enqueue(UnsafeRawBufferPointer(rebasing: all[sent..<batch.segments[first].range.upperBound]))
-                    first += 1
+        if !watcher.pressure.skipping, stream.chunked, let fd = stream.directDescriptor { return fd }
+        countSkips(of: watcher) {
+            batch.bytes.withUnsafeBytes { all in
+                if watcher.pressure.skipping {
+                    watcher.pressure.skip(batch.logCount)
+                    for i in batch.stateSegments { watcher.enqueue(batch.segments[i], of: all) }
+                } else {
+                    watcher.enqueueAdmitted(batch.segments[...], of: all)
                 }
             }
-            watcher.enqueueAdmitted(batch.segments[first...], of: all)
         }
-        watcher.lastOutput = now
+        return nil
+    }
+
+    /// Queues what the socket did not take of the batch: the rest of the event it stopped in,
+    /// then the later events under §13.5.
+    private func finish(_ watcher: EventWatcher, sent: Int) {
+        guard sent < batch.bytes.count else { return }
+        countSkips(of: watcher) {
+            batch.bytes.withUnsafeBytes { all in
+                var first = 0
+                while batch.segments[first].range.upperBound <= sent { first += 1 }
+                if sent > batch.segments[first].offset {
+                    watcher.stream.enqueue(UnsafeRawBufferPointer(rebasing: all[sent..<batch.segments[first].range.upperBound]))
+                    first += 1
+                }
+                watcher.enqueueAdmitted(batch.segments[first...], of: all)
+            }
+        }
+    }
+
+    /// The pressure's own count restarts with each gap notice; the total is kept here.
+    private func countSkips(of watcher: EventWatcher, _ body: () -> Void) {
+        let before = watcher.pressure.skipped
+        body()
+        counters.recordSkippedLogs(watcher.pressure.skipped - before)
     }
 
     /// Disconnects watchers whose held output passed the hard cap (§13.5).
@@ -208,7 +251,7 @@ final class EventHub {
         }
     }
 
-    private func disconnect(_ watcher: Watcher, _ cause: EventCounters.DropReason, reason: String) {
+    private func disconnect(_ watcher: EventWatcher, _ cause: EventCounters.DropReason, reason: String) {
         counters.recordDrop(cause)
         remove(watcher)
         watcher.stream.abort()
@@ -246,76 +289,4 @@ final class EventHub {
     }
 
     private static let sweepSlices = 10
-}
-
-/// One connected `/events` client.
-@LoopActor
-private final class Watcher {
-    let stream: EventStream
-    var pressure = LogPressure()
-    /// Position in the hub's list, nil once removed.
-    var index: Int?
-    /// Bytes of the initial snapshot and replay still allowed above the hard cap: a watcher
-    /// is not dropped for the size of its own snapshot.
-    var allowance = 0
-    var lastOutput = ContinuousClock.now
-    private(set) var lastProgress = ContinuousClock.now
-    private var drained = 0
-    private var kernelQueued = 0
-
-    init(stream: EventStream) {
-        self.stream = stream
-    }
-
-    /// Sends or queues one frame, with chunk framing when the reply is chunked.
-    func send(frame: [UInt8]) {
-        stream.write(stream.chunked ? EventBatch.chunk(frame) : frame)
-    }
-
-    func enqueue(_ segment: EventBatch.Segment, of batch: UnsafeRawBufferPointer) {
-        let range = stream.chunked ? segment.range : segment.frameRange
-        stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[range]))
-    }
-
-    /// Queues the segments, skipping `log` events while the backlog is over the skip mark;
-    /// adjacent admitted segments go in as one append.
-    func enqueueAdmitted(_ segments: ArraySlice<EventBatch.Segment>, of batch: UnsafeRawBufferPointer) {
-        guard stream.chunked else {
-            for segment in segments where !segment.isLog || pressure.admitLog(pending: stream.pending) {
-                enqueue(segment, of: batch)
-            }
-            return
-        }
-        var run: Range<Int>?
-        for segment in segments {
-            if segment.isLog, !pressure.admitLog(pending: stream.pending + (run?.count ?? 0)) {
-                if let r = run { stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[r])) }
-                run = nil
-                continue
-            }
-            if let r = run, r.upperBound == segment.offset {
-                run = r.lowerBound..<segment.range.upperBound
-            } else {
-                if let r = run { stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[r])) }
-                run = segment.range
-            }
-        }
-        if let r = run { stream.enqueue(UnsafeRawBufferPointer(rebasing: batch[r])) }
-    }
-
-    /// Progress means the client took bytes since the last check (the kernel's queue for it
-    /// shrank, or our buffer moved into it), or nothing waits for it at all.
-    func checkProgress(now: ContinuousClock.Instant) {
-        guard stream.pending > 0 else {
-            lastProgress = now
-            return
-        }
-        let drainedNow = stream.drainedTotal
-        let queued = stream.kernelQueued
-        if drainedNow != drained || queued < kernelQueued {
-            lastProgress = now
-        }
-        drained = drainedNow
-        kernelQueued = queued
-    }
 }

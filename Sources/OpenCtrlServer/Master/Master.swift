@@ -51,7 +51,10 @@ public final class Master {
         startedAtUnixSeconds = wallClockSeconds() - (ContinuousClock.now - startedAt).inSeconds
         cpuCount = affinityCPUCount()
         cpuSampler = CPUSampler(loop: loop)
-        events = EventHub(loop: loop, limits: Self.eventLimits(), directWrites: !server.isTLS)
+        events = EventHub(
+            loop: loop, limits: Self.eventLimits(), directWrites: !server.isTLS,
+            fanOut: FanOutPolicy.resolve(allowedCPUs: cpuCount, override: getenv("OPENCTRL_TEST_FANOUT_HELPERS").map { String(cString: $0) })
+        )
         supervisor = Supervisor(loop: loop, bin: config.bin, registry: registry, store: store, events: events)
         server.onRequest = { [unowned self] in self.dispatch($0) }
         for number in [SIGINT, SIGTERM, SIGHUP] {

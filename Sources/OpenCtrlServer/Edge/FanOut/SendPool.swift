@@ -1,0 +1,90 @@
+import CEvent
+import Glibc
+
+/// Helper threads that share a flush's sends with the loop thread (issue 13). The loop
+/// publishes a `SendJob`, works on it itself, then waits until every helper that joined has
+/// left. While it waits it runs no callback, so no watcher's socket can be closed (only the
+/// loop closes them) and no descriptor number can be reused under a helper.
+///
+/// The threads start with the first shared flush, so an idle master, or one with a few
+/// watchers, keeps its single thread; between flushes they sleep on a condition variable.
+final class SendPool: @unchecked Sendable {
+    let helpers: Int
+    private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let done = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// Guarded by `lock`: the job helpers may still join, a count that moves with each new
+    /// one, and how many helpers are inside a job.
+    private var job: SendJob?
+    private var generation = 0
+    private var working = 0
+    /// Loop only.
+    private var started = false
+
+    init(helpers: Int) {
+        self.helpers = helpers
+        pthread_mutex_init(lock, nil)
+        pthread_cond_init(wake, nil)
+        pthread_cond_init(done, nil)
+    }
+
+    /// Runs `job` on the calling (loop) thread and the helpers; returns when every send ended.
+    /// The pool lives as long as the process (owned by the event hub), so its memory is never
+    /// freed under a sleeping helper.
+    func send(_ job: SendJob) {
+        if !started {
+            started = true
+            for _ in 0..<helpers where !spawn() { break }
+        }
+        pthread_mutex_lock(lock)
+        self.job = job
+        generation &+= 1
+        pthread_cond_broadcast(wake)
+        pthread_mutex_unlock(lock)
+        job.work()
+        pthread_mutex_lock(lock)
+        // Helpers that wake from here on find nothing to join; the loop waits only for those
+        // already sending.
+        self.job = nil
+        while working > 0 { pthread_cond_wait(done, lock) }
+        pthread_mutex_unlock(lock)
+    }
+
+    private func spawn() -> Bool {
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
+        pthread_attr_setstacksize(&attributes, 256 * 1024)
+        var thread = pthread_t()
+        // Each thread keeps the pool it was given for the life of the process.
+        let token = Unmanaged.passRetained(self).toOpaque()
+        let rc = pthread_create(&thread, &attributes, { arg in
+            Unmanaged<SendPool>.fromOpaque(arg!).takeUnretainedValue().run()
+        }, token)
+        pthread_attr_destroy(&attributes)
+        if rc != 0 {
+            // Fewer helpers only means fewer cores: the loop claims whatever nobody else does.
+            Unmanaged<SendPool>.fromOpaque(token).release()
+            return false
+        }
+        // Named by the loop, before the thread runs, so it is never seen unnamed.
+        cevent_name_thread(thread, "openctrl-send")
+        return true
+    }
+
+    private func run() -> Never {
+        var seen = 0
+        pthread_mutex_lock(lock)
+        while true {
+            while generation == seen { pthread_cond_wait(wake, lock) }
+            seen = generation
+            guard let job else { continue }
+            working += 1
+            pthread_mutex_unlock(lock)
+            job.work()
+            pthread_mutex_lock(lock)
+            working -= 1
+            if working == 0 { pthread_cond_signal(done) }
+        }
+    }
+}
