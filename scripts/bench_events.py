@@ -3,6 +3,8 @@ throughput with every watcher connected, and a log flood against one fast and 99
 Loopback only; every phase is bounded in count and time and stops by itself.
 
 usage: bench_events.py <openctrl binary> <work dir> [--watchers N] [--events K]
+BENCH_ONLY=fanout or BENCH_ONLY=flood runs one part. The fan-out part runs twice, on the loop
+alone (OPENCTRL_TEST_FANOUT_HELPERS=0) and with the automatic send threads, and compares them.
 """
 import argparse
 import json
@@ -107,12 +109,19 @@ def burst_cpu(client, pid, name):
     return cpu_seconds(pid) - cpu0
 
 
-def fanout_phase():
-    proc, port, key, log = start(fanout_runtime())
+def threads(pid):
+    return int(re.search(r"Threads:\s+(\d+)", open(f"/proc/{pid}/status").read()).group(1))
+
+
+def fanout_phase(label, env):
+    """One master, `args.watchers` watchers; `env` chooses the send threads (issue 13)."""
+    print(f"--- fan-out, {label}")
+    proc, port, key, log = start(fanout_runtime(), env)
     client = Client(port, key)
     _, inst = client.call("POST", "/instances", {"url": "bench://fanout"})
     iid = inst["id"]
     time.sleep(1)
+    idle_threads = threads(proc.pid)
 
     def patch_series(first, k, gap):
         sent = {}
@@ -127,7 +136,7 @@ def fanout_phase():
     cpu0 = cpu_seconds(proc.pid)
     patch_series(100000, args.events, 0.2)
     base_cpu = cpu_seconds(proc.pid) - cpu0
-    burst_base = burst_cpu(client, proc.pid, "base")
+    burst_base = burst_cpu(client, proc.pid, f"base-{label}")
     rss_before = rss_kib(proc.pid)
 
     per_proc = [args.watchers // args.procs + (1 if i < args.watchers % args.procs else 0) for i in range(args.procs)]
@@ -141,27 +150,48 @@ def fanout_phase():
     time.sleep(3)
     rss_after = rss_kib(proc.pid)
     print(f"watchers: {args.watchers} connected in {connect_s:.2f} s; master RSS {rss_before} -> {rss_after} KiB "
-          f"= {(rss_after - rss_before) * 1024 / args.watchers:.0f} bytes per idle watcher")
+          f"= {(rss_after - rss_before) * 1024 / args.watchers:.0f} bytes per idle watcher; threads idle {idle_threads}")
 
     cpu0 = cpu_seconds(proc.pid)
     sent = patch_series(1, args.events, 0.3)
     time.sleep(1)
     fan_cpu = cpu_seconds(proc.pid) - cpu0
+    per_watcher_us = (fan_cpu - base_cpu) / (args.events * args.watchers) * 1e6
     print(f"fan-out: {args.events} updates to {args.watchers} watchers: master CPU {fan_cpu:.3f} s "
-          f"(baseline without watchers {base_cpu:.3f} s) = "
-          f"{(fan_cpu - base_cpu) / (args.events * args.watchers) * 1e6:.2f} us per watcher per event")
+          f"(baseline without watchers {base_cpu:.3f} s) = {per_watcher_us:.2f} us per watcher per event; "
+          f"threads after {threads(proc.pid)}")
 
-    burst = burst_cpu(client, proc.pid, "watched")
+    burst = burst_cpu(client, proc.pid, f"watched-{label}")
     events = BURSTS * BURST_LINES
     print(f"batched fan-out: {BURSTS} bursts of {BURST_LINES} log lines to {args.watchers} watchers: master CPU "
           f"{burst:.3f} s (baseline without watchers {burst_base:.3f} s) = "
           f"{(burst - burst_base) / (events * args.watchers) * 1e6:.2f} us per watcher per event")
 
-    wrk = subprocess.run(["wrk", "-t2", "-c64", "-d5s", "--latency", "-H", f"X-API-Key: {key}",
-                          f"http://127.0.0.1:{port}/api/v2/info"], capture_output=True, text=True)
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", wrk.stdout)
-    p99 = re.search(r"99%\s+(\S+)", wrk.stdout)
-    print(f"GET /info with {args.watchers} watchers connected: {rps.group(1) if rps else '?'} req/s, p99 {p99.group(1) if p99 else '?'}")
+    def info_load(extra):
+        wrk = subprocess.run(["wrk", "-t2", "-c64", "-d5s", "--latency", "-H", f"X-API-Key: {key}",
+                              f"http://127.0.0.1:{port}/api/v2/info"], capture_output=True, text=True)
+        rps = re.search(r"Requests/sec:\s+([\d.]+)", wrk.stdout)
+        p99 = re.search(r"99%\s+(\S+)", wrk.stdout)
+        print(f"GET /info with {args.watchers} watchers connected{extra}: {rps.group(1) if rps else '?'} req/s, "
+              f"p99 {p99.group(1) if p99 else '?'}")
+
+    info_load("")
+    # The same load while every watcher receives 10 updates a second.
+    stop = threading.Event()
+
+    def ticker():
+        c = Client(port, key)
+        i = 2000
+        while not stop.is_set():
+            t = time.monotonic()
+            c.call("PATCH", f"/instances/{iid}", {"alias": f"tick-{i}"})
+            i += 1
+            stop.wait(max(0.0, 0.1 - (time.monotonic() - t)))
+    tick = threading.Thread(target=ticker)
+    tick.start()
+    info_load(", 10 updates/s to all of them")
+    stop.set()
+    tick.join()
 
     results = []
     closed = 0
@@ -190,6 +220,7 @@ def fanout_phase():
           f"worst max {max(maxes):.1f} ms")
     proc.terminate()
     proc.wait(15)
+    return statistics.median(p99s), per_watcher_us
 
 
 def flood_reader(port, key, pipe, expect):
@@ -373,6 +404,10 @@ if __name__ == "__main__":
     subprocess.run(["gcc", "-O2", "-o", watchers_bin, os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_watchers.c")],
                    check=True)
     if os.environ.get("BENCH_ONLY") != "flood":
-        fanout_phase()
+        # Issue 13: the same fan-out on the loop alone and with the automatic send threads.
+        single = fanout_phase("loop only (OPENCTRL_TEST_FANOUT_HELPERS=0)", {"OPENCTRL_TEST_FANOUT_HELPERS": "0"})
+        shared = fanout_phase("automatic send threads", {})
+        print(f"fan-out comparison: p99 {shared[0]:.1f} ms / {single[0]:.1f} ms = {shared[0] / single[0]:.2f}x; "
+              f"CPU per watcher per event {shared[1]:.2f} / {single[1]:.2f} us = {shared[1] / single[1]:.2f}x")
     if os.environ.get("BENCH_ONLY") != "fanout":
         flood_phase()
