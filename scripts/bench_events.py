@@ -155,13 +155,16 @@ def fanout_phase(label, env):
           f"= {(rss_after - rss_before) * 1024 / args.watchers:.0f} bytes per idle watcher; threads idle {idle_threads}")
 
     cpu0 = cpu_seconds(proc.pid)
+    readers0 = sum(cpu_seconds(w.pid) for w in workers)
     sent = patch_series(1, args.events, 0.3)
     time.sleep(1)
     fan_cpu = cpu_seconds(proc.pid) - cpu0
+    readers_cpu = sum(cpu_seconds(w.pid) for w in workers) - readers0
     per_watcher_us = (fan_cpu - base_cpu) / (args.events * args.watchers) * 1e6
     print(f"fan-out: {args.events} updates to {args.watchers} watchers: master CPU {fan_cpu:.3f} s "
           f"(baseline without watchers {base_cpu:.3f} s) = {per_watcher_us:.2f} us per watcher per event; "
-          f"threads after {threads(proc.pid)}")
+          f"threads after {threads(proc.pid)}; the load generator's CPU "
+          f"{readers_cpu / (args.events * args.watchers) * 1e6:.2f} us per watcher per event")
 
     burst = burst_cpu(client, proc.pid, f"watched-{label}")
     events = BURSTS * BURST_LINES

@@ -16,6 +16,14 @@ final class SerialWorker: @unchecked Sendable {
         pthread_cond_init(wake, nil)
     }
 
+    /// Runs only when the thread was never started (a started one holds the worker for good).
+    deinit {
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(lock)
+        wake.deallocate()
+        lock.deallocate()
+    }
+
     /// Lives as long as the process (owned by the state store), so the memory is never freed
     /// under a waiting thread.
     func submit(_ job: @escaping @Sendable () -> Void) {

@@ -28,6 +28,16 @@ final class SendPool: @unchecked Sendable {
         pthread_cond_init(done, nil)
     }
 
+    /// Runs only when no helper was ever started (each started one holds the pool for good).
+    deinit {
+        pthread_cond_destroy(done)
+        pthread_cond_destroy(wake)
+        pthread_mutex_destroy(lock)
+        done.deallocate()
+        wake.deallocate()
+        lock.deallocate()
+    }
+
     /// Runs `job` on the calling (loop) thread and the helpers; returns when every send ended.
     /// The pool lives as long as the process (owned by the event hub), so its memory is never
     /// freed under a sleeping helper.
