@@ -12,9 +12,14 @@ connected; `openctrl_event_logs_skipped_total` matches the skips the watchers ca
 over the phase without closing watchers); closing watchers log nothing, drop nobody, and the
 watcher gauge returns to the number still open; `GET /info` answers throughout.
 
+Phases: (1) a paced log trickle, state changes and the resets, all at once; the readers are then
+settled with two barrier updates and the skipped counter is read; (2) log floods while the
+stalled watchers still take nothing; then the stalled watchers read everything, two more barriers,
+and every check runs on what each watcher recorded.
+
 The fan-out mode is left to the environment (`OPENCTRL_TEST_FANOUT_HELPERS`, set by the suite to
-0, 1 and 3): one run here costs ~20 s on a 2-core machine, three per file would not fit in a
-minute.
+0, 1 and 3; parametrizing here would override the suite's mode): one run costs 10-17 s on a
+shared 2-core machine, three would not fit the file's one-minute budget.
 
 All watchers live in this process on one epoll selector (not a thread each), so the test costs
 one core at most and the master has the other. Log frames of fast watchers are counted by id,
@@ -423,6 +428,8 @@ def test_fanout_to_2000_watchers_with_stalls_and_resets(ev, nofile):
     records = len(ev.records())
 
     fleet = Fleet(m)
+    # Fast watchers get a fixed 256 KiB receive buffer: loopback autotuning would let each one
+    # grow to 32 MiB of kernel memory whenever this process falls behind.
     specs = [("reference", 0, 1 << 20, None, True)]
     specs += [("fast", i, 256 << 10, None) for i in range(1, FAST)]
     specs += [("stalled", i, 4096, 1024) for i in range(STALLED)]
