@@ -29,7 +29,7 @@ header dl div { display: flex; }
 #conn { margin-left: auto; padding: .1rem .5rem; border-radius: 1rem; background: #3a4556; }
 #conn.live { background: var(--ok); }
 #conn.down { background: var(--bad); }
-main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(22rem, 34rem); gap: 1rem; padding: 1rem; align-items: start; }
+main { display: grid; grid-template-columns: minmax(0, 1fr) minmax(22rem, 30rem); gap: 1rem; padding: 1rem; align-items: start; }
 main.nodetail { grid-template-columns: minmax(0, 1fr); }
 section, aside { background: var(--panel); border: 1px solid var(--line); border-radius: 6px; padding: .75rem 1rem; }
 h2 { font-size: 1rem; margin: 0 0 .5rem; }
@@ -37,6 +37,7 @@ h3 { font-size: .9rem; margin: .9rem 0 .3rem; color: var(--muted); text-transfor
 .tools { display: flex; flex-wrap: wrap; gap: 1rem; margin-bottom: 1rem; }
 .tools section { flex: 1 1 18rem; }
 form { display: flex; flex-wrap: wrap; gap: .4rem; align-items: end; margin: 0; }
+aside form { margin-bottom: .6rem; }
 label { display: flex; flex-direction: column; font-size: .8rem; color: var(--muted); gap: .1rem; }
 label.wide { flex: 1 1 100%; }
 label.check { flex-direction: row; align-items: center; gap: .35rem; color: var(--ink); font-size: .9rem; }
@@ -57,19 +58,21 @@ caption { text-align: left; font-weight: 600; padding-bottom: .4rem; }
 th, td { padding: .3rem .45rem; border-bottom: 1px solid var(--line); text-align: left; white-space: nowrap; }
 thead th { position: sticky; top: 0; background: #eef1f5; font-size: .8rem; color: var(--muted); }
 td.num { text-align: right; }
-td.url { max-width: 16rem; overflow: hidden; text-overflow: ellipsis; }
+td.url, td.tags { max-width: 12rem; overflow: hidden; text-overflow: ellipsis; }
 tr.sel { background: #fff6e0; }
+/* With the detail pane open the table keeps the columns that change most. */
+main:not(.nodetail) .opt { display: none; }
 .st { font-weight: 600; }
 .st-running { color: var(--ok); }
 .st-stopped { color: var(--muted); }
 .st-error { color: var(--bad); }
 td.acts { display: flex; gap: .25rem; }
-td.acts button { padding: .15rem .45rem; font-size: .8rem; }
+td.acts button { padding: .15rem .4rem; font-size: .8rem; }
 .scroll { overflow-x: auto; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .8rem; margin: 0; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; font-variant-numeric: tabular-nums; }
-#hist { height: 18rem; overflow-y: auto; background: #0f1620; color: #dce3ec; border-radius: 4px; padding: .4rem .5rem; margin: 0; list-style: none; }
+#hist { height: 16rem; overflow-y: auto; background: #0f1620; color: #dce3ec; border-radius: 4px; padding: .4rem .5rem; margin: 0; list-style: none; }
 #hist li { white-space: pre-wrap; overflow-wrap: anywhere; }
 #hist time { color: #8796ab; margin-right: .5rem; }
 #hist .master { color: #f2c46d; }
@@ -99,7 +102,7 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
     <section aria-labelledby="key-h">
       <h2 id="key-h">API key</h2>
       <form id="keyform">
-        <label for="key">Key (kept in this tab only)<input id="key" type="password" autocomplete="off" spellcheck="false" size="34" required></label>
+        <label for="key">Key (kept in this tab only)<input id="key" type="password" autocomplete="off" spellcheck="false" size="34"></label>
         <button type="submit">Connect</button>
         <button type="button" id="forget" class="quiet">Forget key</button>
       </form>
@@ -108,14 +111,14 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
       <h2 id="create-h">Create instance</h2>
       <form id="createform">
         <label for="c-alias">Alias<input id="c-alias" size="12"></label>
-        <label for="c-url">URL<input id="c-url" size="26" required placeholder="scheme://host?…"></label>
+        <label for="c-url">URL<input id="c-url" size="26" placeholder="scheme://host?…"></label>
         <button type="submit">Create</button>
       </form>
     </section>
     <section aria-labelledby="tcping-h">
       <h2 id="tcping-h">TCP ping</h2>
       <form id="tcpingform">
-        <label for="t-target">Target (host:port)<input id="t-target" size="20" required></label>
+        <label for="t-target">Target (host:port)<input id="t-target" size="20"></label>
         <button type="submit">Probe</button>
       </form>
       <p id="tcping-out" class="out" role="status"></p>
@@ -127,9 +130,9 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
     <table id="table">
       <caption id="cap">Instances (<span id="count">0</span>)</caption>
       <thead><tr>
-        <th scope="col">ID</th><th scope="col">Alias</th><th scope="col">Status</th><th scope="col">Type</th>
-        <th scope="col">URL</th><th scope="col">Ping</th><th scope="col">Pool</th><th scope="col">TCP / UDP</th>
-        <th scope="col">TCP rx / tx</th><th scope="col">UDP rx / tx</th><th scope="col">Tags</th><th scope="col">Actions</th>
+        <th scope="col">ID</th><th scope="col">Alias</th><th scope="col">Status</th><th scope="col" class="opt">Type</th>
+        <th scope="col" class="opt">URL</th><th scope="col" class="opt">Ping</th><th scope="col" class="opt">Pool</th><th scope="col" class="opt">TCP / UDP</th>
+        <th scope="col">TCP rx / tx</th><th scope="col">UDP rx / tx</th><th scope="col" class="opt">Tags</th><th scope="col">Actions</th>
       </tr></thead>
       <tbody id="rows"></tbody>
     </table>
@@ -144,20 +147,6 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
     <dt>URL</dt><dd id="d-url" class="out"></dd>
     <dt>Peer</dt><dd id="d-peer"></dd>
   </dl>
-  <h3>Change</h3>
-  <form id="aliasform">
-    <label for="d-alias">Alias<input id="d-alias" size="18"></label>
-    <button type="submit">Save alias</button>
-  </form>
-  <form id="urlform">
-    <label for="d-urlin">URL (replacing it stops and starts the instance)<input id="d-urlin" size="34" required></label>
-    <button type="submit">Replace URL</button>
-  </form>
-  <form id="tagsform">
-    <label for="d-tags" class="wide">Tags, one <code>key=value</code> a line<textarea id="d-tags" spellcheck="false"></textarea></label>
-    <label class="check" for="d-restart"><input id="d-restart" type="checkbox">Restart automatically</label>
-    <button type="submit">Save tags and restart policy</button>
-  </form>
   <div class="row"><h3>Process</h3><button type="button" id="d-proc-refresh" class="quiet">Refresh</button></div>
   <dl class="facts" id="d-proc">
     <dt>PID</dt><dd data-p="pid"></dd>
@@ -172,6 +161,20 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
   <div class="row"><h3>History</h3><button type="button" id="d-hist-reload" class="quiet">Reload</button></div>
   <ol id="hist" role="log" aria-label="History" tabindex="0"></ol>
   <p class="hint">Older lines come from the master's history; new output is appended as it arrives.</p>
+  <h3>Change</h3>
+  <form id="aliasform">
+    <label for="d-alias">Alias<input id="d-alias" size="18"></label>
+    <button type="submit">Save alias</button>
+  </form>
+  <form id="urlform">
+    <label for="d-urlin">URL (replacing it stops and starts the instance)<input id="d-urlin" size="34"></label>
+    <button type="submit">Replace URL</button>
+  </form>
+  <form id="tagsform">
+    <label for="d-tags" class="wide"><span>Tags, one <code>key=value</code> a line</span><textarea id="d-tags" spellcheck="false"></textarea></label>
+    <label class="check" for="d-restart"><input id="d-restart" type="checkbox">Restart automatically</label>
+    <button type="submit">Save tags and restart policy</button>
+  </form>
 </aside>
 </main>
 <dialog id="confirm" aria-labelledby="confirm-text">
@@ -182,9 +185,9 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
   </div>
 </dialog>
 <template id="rowtpl"><tr>
-  <th scope="row" class="out" data-f="id"></th><td data-f="alias"></td><td class="st" data-f="status"></td><td data-f="type"></td>
-  <td class="url out" data-f="url"></td><td class="num" data-f="ping"></td><td class="num" data-f="pool"></td><td class="num" data-f="conns"></td>
-  <td class="num" data-f="tcp"></td><td class="num" data-f="udp"></td><td data-f="tags"></td>
+  <th scope="row" class="out" data-f="id"></th><td data-f="alias"></td><td class="st" data-f="status"></td><td class="opt" data-f="type"></td>
+  <td class="url out opt" data-f="url"></td><td class="num opt" data-f="ping"></td><td class="num opt" data-f="pool"></td><td class="num opt" data-f="conns"></td>
+  <td class="num" data-f="tcp"></td><td class="num" data-f="udp"></td><td class="tags opt" data-f="tags"></td>
   <td class="acts"><button type="button" class="quiet" data-a="details">Details</button><button type="button" data-a="start">Start</button><button type="button" data-a="stop">Stop</button><button type="button" data-a="restart">Restart</button><button type="button" data-a="reset">Reset</button><button type="button" class="danger" data-a="delete">Delete</button></td>
 </tr></template>
 <script>
@@ -671,7 +674,9 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
     const time = document.createElement('time');
     time.dateTime = entry.time;
     time.textContent = entry.time.slice(11, 19);
-    li.append(time, entry.text);
+    const text = document.createElement('span');
+    text.textContent = entry.text;
+    li.append(time, text);
     const atBottom = list.scrollTop + list.clientHeight >= list.scrollHeight - 4;
     list.append(li);
     while (list.childElementCount > HISTORY_MAX) list.firstElementChild.remove();
