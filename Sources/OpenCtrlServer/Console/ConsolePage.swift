@@ -451,7 +451,8 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
     loadInfo();
     beginSnapshot();
     stream.heard = Date.now();
-    // The master sends something at least every 15 s; a silent minute means a dead connection.
+    // The master sends something at least every 15 s; three missed heartbeats mean a dead
+    // connection that no error will ever report.
     const watchdog = setInterval(() => {
       if (Date.now() - stream.heard > 45000) controller.abort();
     }, 5000);
@@ -476,10 +477,11 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
       if (done) return;
       stream.heard = Date.now();
       buffer += decoder.decode(value, { stream: true });
-      let newline;
-      while ((newline = buffer.indexOf('\n')) >= 0) {
-        let line = buffer.slice(0, newline);
-        buffer = buffer.slice(newline + 1);
+      // One pass over the chunk (a snapshot of 1,000 records arrives as one large chunk).
+      let start = 0, newline;
+      while ((newline = buffer.indexOf('\n', start)) >= 0) {
+        let line = buffer.slice(start, newline);
+        start = newline + 1;
         if (line.endsWith('\r')) line = line.slice(0, -1);
         if (line === '') {
           if (id !== null) stream.lastId = id;
@@ -503,6 +505,7 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
         else if (field === 'id' && !val.includes('\0')) id = val;
         else if (field === 'retry' && /^\d+$/.test(val)) stream.retry = Number(val);
       }
+      buffer = buffer.slice(start);
     }
   }
 
@@ -516,7 +519,10 @@ dialog::backdrop { background: rgba(10, 20, 30, .45); }
   // ---- key ------------------------------------------------------------------------------------
   $('keyform').addEventListener('submit', (e) => {
     e.preventDefault();
-    key = $('key').value.trim();
+    const typed = $('key').value.trim();
+    // A header carries printable ASCII only; fetch would refuse anything else without a word.
+    if (!/^[\x21-\x7e]*$/.test(typed)) return say('That key has characters no HTTP header can carry.', 'error');
+    key = typed;
     $('key').value = '';
     sessionStorage.setItem('openctrl-key', key);
     clearTable();
