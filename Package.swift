@@ -9,7 +9,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CEvent", providers: [.apt(["libevent-dev"])]),
         .systemLibrary(name: "CSSL", providers: [.apt(["libssl-dev"])]),
-        .target(name: "OpenCtrlServer", dependencies: ["CEvent", "CSSL"]),
+        // The console page's source; scripts/gen-console compiles it into Console/ConsolePage.swift.
+        .target(name: "OpenCtrlServer", dependencies: ["CEvent", "CSSL"], exclude: ["Console/console.html"]),
         .executableTarget(name: "openctrl", dependencies: ["OpenCtrlServer"]),
         .testTarget(name: "OpenCtrlServerTests", dependencies: ["OpenCtrlServer"]),
     ]

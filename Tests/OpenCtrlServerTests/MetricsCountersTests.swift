@@ -7,6 +7,7 @@ struct MetricsCountersTests {
         #expect(HTTPRouteLabel(.matched(.instance(id: "x"))) == .instance)
         #expect(HTTPRouteLabel(.matched(.logs(id: "x"))) == .logs)
         #expect(HTTPRouteLabel(.matched(.metrics)) == .metrics)
+        #expect(HTTPRouteLabel(.console) == .console)
         #expect(HTTPRouteLabel(.notFound) == .other)
         #expect(HTTPRouteLabel(.redirect(location: "/")) == .other)
         #expect(HTTPRouteLabel(.badRequest) == .other)

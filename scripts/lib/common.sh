@@ -37,3 +37,11 @@ ensure_pytest() {
   python3 -c 'import pytest' 2>/dev/null && return 0
   python3 -m pip install --quiet pytest </dev/null
 }
+
+# The console's browser tests: Debian's chromium and its driver, Python selenium. Best effort:
+# without them those tests skip and say why, and everything else still runs.
+ensure_browser() {
+  ensure_apt chromium chromium-driver || echo "scripts: chromium could not be installed; the console's browser tests skip" >&2
+  python3 -c 'import selenium' 2>/dev/null && return 0
+  python3 -m pip install --quiet selenium </dev/null || echo "scripts: selenium could not be installed; the console's browser tests skip" >&2
+}

@@ -1,5 +1,6 @@
 /// The protection layer and the route table (CONTRACT §4.3, §5, §6): canonicalise, match,
-/// CORS, OPTIONS, authenticate, then exactly one handler produces exactly one response.
+/// CORS, OPTIONS, authenticate, then exactly one handler produces exactly one response. The
+/// console page (§22.7) is outside the protection layer: it is answered as soon as it matches.
 extension Master {
     func dispatch(_ request: Request) {
         let head = request.head
@@ -15,8 +16,9 @@ extension Master {
         let decision = RoutePath.resolve(escapedPath: request.escapedPath, query: request.query, apiBase: config.apiBase)
         let label = HTTPRouteLabel(decision)
         request.onRespond = { [unowned self] status in self.httpRequests.count(label, status: status) }
-        // `/health` answers with its own body while the master shuts down (§22.5).
-        if shuttingDown && decision != .matched(.health) {
+        // `/health` answers with its own body while the master shuts down (§22.5), the console
+        // with its own headers (§22.7).
+        if shuttingDown && decision != .matched(.health) && decision != .console {
             request.respond(APIError.unavailable.response)
             return
         }
@@ -30,6 +32,9 @@ extension Master {
             return
         case .badRequest:
             request.respond(HTTPConventions.badRequestPlain)
+            return
+        case .console:
+            request.respond(ConsoleRoute.response(isGet: request.method == .get, shuttingDown: shuttingDown))
             return
         case .matched(let matched):
             route = matched

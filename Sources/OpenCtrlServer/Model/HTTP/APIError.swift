@@ -38,12 +38,17 @@ public enum APIError: Error, Sendable, Equatable {
         }
     }
 
-    public var response: Response {
+    /// `{"error":"<message>"}` and Go's trailing newline.
+    public var body: [UInt8] {
         var w = JSONWriter(reservingCapacity: 64)
         w.raw("{\"error\":")
         w.string(message)
         w.raw("}\n")
-        var r = HTTPConventions.json(status: status, body: w.bytes)
+        return w.bytes
+    }
+
+    public var response: Response {
+        var r = HTTPConventions.json(status: status, body: body)
         if case .methodNotAllowed(let allow) = self { r.headers.append((name: "Allow", value: allow)) }
         return r
     }

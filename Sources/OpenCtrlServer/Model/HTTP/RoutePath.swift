@@ -31,6 +31,8 @@ public enum RouteDecision: Sendable, Equatable {
     /// A path that cannot be percent-decoded.
     case badRequest
     case matched(Route)
+    /// `<P>/console`, the one route that needs no key (§22.7).
+    case console
 }
 
 /// Go's ServeMux rules as the original uses them: canonicalise first, then match decoded
@@ -64,6 +66,7 @@ public enum RoutePath {
         case ("tcping", 1): return .matched(.tcping)
         case ("metrics", 1): return .matched(.metrics)
         case ("health", 1): return .matched(.health)
+        case ("console", 1): return .console
         default: return .notFound
         }
     }

@@ -5,20 +5,18 @@ public enum HTTPRouteLabel: Int, CaseIterable, Sendable {
     case info, instances, instance, logs, process, events, tcping, metrics, health, console, other
 
     public init(_ decision: RouteDecision) {
-        guard case .matched(let route) = decision else {
-            self = .other
-            return
-        }
-        switch route {
-        case .info: self = .info
-        case .instances: self = .instances
-        case .instance: self = .instance
-        case .logs: self = .logs
-        case .process: self = .process
-        case .events: self = .events
-        case .tcping: self = .tcping
-        case .metrics: self = .metrics
-        case .health: self = .health
+        switch decision {
+        case .matched(.info): self = .info
+        case .matched(.instances): self = .instances
+        case .matched(.instance): self = .instance
+        case .matched(.logs): self = .logs
+        case .matched(.process): self = .process
+        case .matched(.events): self = .events
+        case .matched(.tcping): self = .tcping
+        case .matched(.metrics): self = .metrics
+        case .matched(.health): self = .health
+        case .console: self = .console
+        case .redirect, .notFound, .badRequest: self = .other
         }
     }
 
