@@ -176,7 +176,7 @@ def fanout_phase(label, env):
         wrk = subprocess.run(["wrk", "-t2", "-c64", "-d5s", "--latency", "-H", f"X-API-Key: {key}",
                               f"http://127.0.0.1:{port}/api/v2/info"], capture_output=True, text=True)
         rps = re.search(r"Requests/sec:\s+([\d.]+)", wrk.stdout)
-        p99 = re.search(r"99%\s+(\S+)", wrk.stdout)
+        p99 = re.search(r"^\s+99%\s+(\S+)", wrk.stdout, re.M)
         print(f"GET /info with {args.watchers} watchers connected{extra}: {rps.group(1) if rps else '?'} req/s, "
               f"p99 {p99.group(1) if p99 else '?'}")
 
@@ -410,12 +410,18 @@ if __name__ == "__main__":
                    check=True)
     if os.environ.get("BENCH_ONLY") != "flood":
         # Issue 13: the same fan-out on the loop alone and with the automatic send threads.
-        # Rounds alternate the two, so a noisy machine weighs on both alike.
+        # Rounds alternate the two and which goes first (ABBA), so a noisy machine, and whatever
+        # the previous master's 10,000 closed connections leave behind, weigh on both alike.
         singles, shareds = [], []
         for r in range(args.rounds):
-            singles.append(fanout_phase(f"round {r + 1}, loop only (OPENCTRL_TEST_FANOUT_HELPERS=0)",
-                                        {"OPENCTRL_TEST_FANOUT_HELPERS": "0"}))
-            shareds.append(fanout_phase(f"round {r + 1}, automatic send threads", {}))
+            def single():
+                singles.append(fanout_phase(f"round {r + 1}, loop only (OPENCTRL_TEST_FANOUT_HELPERS=0)",
+                                            {"OPENCTRL_TEST_FANOUT_HELPERS": "0"}))
+
+            def shared():
+                shareds.append(fanout_phase(f"round {r + 1}, automatic send threads", {}))
+            for phase in ((single, shared) if r % 2 == 0 else (shared, single)):
+                phase()
         single = [statistics.median(x) for x in zip(*singles)]
         shared = [statistics.median(x) for x in zip(*shareds)]
         print(f"fan-out comparison (medians of {args.rounds} rounds): p99 {shared[0]:.1f} ms / {single[0]:.1f} ms = "
