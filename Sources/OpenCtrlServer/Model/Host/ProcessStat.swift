@@ -94,11 +94,15 @@ public enum ProcessDescriptors {
         defer { closedir(dir) }
         var count = 0
         while let entry = readdir(dir) {
-            let isDot = withUnsafeBytes(of: entry.pointee.d_name) { $0.first == UInt8(ascii: ".") }
+            // One byte through the pointer: `entry.pointee.d_name` would copy all 256 bytes of
+            // the name field, past the end of a short record at the end of readdir's buffer.
+            let isDot = UnsafeRawPointer(entry).load(fromByteOffset: Self.nameOffset, as: UInt8.self) == UInt8(ascii: ".")
             if !isDot { count += 1 }
         }
         return Swift.max(count - 1, 0)
     }
+
+    private static let nameOffset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
 
     /// The soft `RLIMIT_NOFILE`.
     public static func limit() -> UInt64? {
