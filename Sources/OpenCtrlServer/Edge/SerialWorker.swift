@@ -33,7 +33,8 @@ final class SerialWorker: @unchecked Sendable {
         started = true
         pthread_cond_signal(wake)
         pthread_mutex_unlock(lock)
-        if start && !spawn() {
+        // The thread keeps the worker for the life of the process.
+        if start && !WorkerThread.start(named: "openctrl-state", { self.run() }) {
             // No thread could be made: run inline rather than lose the write.
             pthread_mutex_lock(lock)
             started = false
@@ -42,22 +43,6 @@ final class SerialWorker: @unchecked Sendable {
             pthread_mutex_unlock(lock)
             for job in pending { job() }
         }
-    }
-
-    private func spawn() -> Bool {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        var thread = pthread_t()
-        // The thread keeps the worker it was given for the life of the process.
-        let token = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, &attributes, { arg in
-            Unmanaged<SerialWorker>.fromOpaque(arg!).takeUnretainedValue().run()
-        }, token)
-        pthread_attr_destroy(&attributes)
-        if rc != 0 { Unmanaged<SerialWorker>.fromOpaque(token).release() }
-        return rc == 0
     }
 
     private func run() -> Never {

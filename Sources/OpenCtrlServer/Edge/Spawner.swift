@@ -39,7 +39,17 @@ final class Spawner: Sendable {
             state.threads += 1
             return true
         }
-        if startThread { WorkerThread.detach { self.serve() } }
+        if startThread, !WorkerThread.start(named: "openctrl-spawn", { self.serve() }) {
+            // No thread could be made. When none serves the queue either, the loop runs these
+            // spawns itself rather than leave the instances starting forever.
+            let orphaned = jobs.withLock { state -> [Job] in
+                state.threads -= 1
+                guard state.threads == 0 else { return [] }
+                defer { state.queue.removeAll() }
+                return state.queue
+            }
+            for job in orphaned { job.done(Self.spawn(path: job.path, arguments: job.arguments)) }
+        }
         sem_post(ready)
     }
 

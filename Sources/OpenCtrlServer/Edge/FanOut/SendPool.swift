@@ -1,4 +1,3 @@
-import CEvent
 import Glibc
 
 /// Helper threads that share a flush's sends with the loop thread (issue 13). The loop
@@ -44,7 +43,9 @@ final class SendPool: @unchecked Sendable {
     func send(_ job: SendJob) {
         if !started {
             started = true
-            for _ in 0..<helpers where !spawn() { break }
+            // Fewer helpers only means fewer cores: the loop claims whatever nobody else does.
+            // Each thread keeps the pool for the life of the process.
+            for _ in 0..<helpers where !WorkerThread.start(named: "openctrl-send", { self.run() }) { break }
         }
         pthread_mutex_lock(lock)
         self.job = job
@@ -58,28 +59,6 @@ final class SendPool: @unchecked Sendable {
         self.job = nil
         while working > 0 { pthread_cond_wait(done, lock) }
         pthread_mutex_unlock(lock)
-    }
-
-    private func spawn() -> Bool {
-        var attributes = pthread_attr_t()
-        pthread_attr_init(&attributes)
-        pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        pthread_attr_setstacksize(&attributes, 256 * 1024)
-        var thread = pthread_t()
-        // Each thread keeps the pool it was given for the life of the process.
-        let token = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&thread, &attributes, { arg in
-            Unmanaged<SendPool>.fromOpaque(arg!).takeUnretainedValue().run()
-        }, token)
-        pthread_attr_destroy(&attributes)
-        if rc != 0 {
-            // Fewer helpers only means fewer cores: the loop claims whatever nobody else does.
-            Unmanaged<SendPool>.fromOpaque(token).release()
-            return false
-        }
-        // Named by the loop, before the thread runs, so it is never seen unnamed.
-        cevent_name_thread(thread, "openctrl-send")
-        return true
     }
 
     private func run() -> Never {
