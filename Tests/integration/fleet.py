@@ -18,6 +18,7 @@ import time
 from array import array
 
 from events_helpers import GAP_RE
+from sse import ChunkDecoder
 
 # Generous: 2,000 watchers on a shared 2-core machine. Only conditions are waited for.
 WAIT = 60.0
@@ -56,9 +57,7 @@ class Watcher:
         self.head_done = False
         self.raw = bytearray()
         self.body = bytearray()
-        self.chunk_left = 0
-        self.need_crlf = False
-        self.ended = False
+        self.decoder = ChunkDecoder()
         self.boot: bytes | None = None
         self.live = array("I")
         self.states: list[tuple] = []
@@ -87,37 +86,11 @@ class Watcher:
         self._frames()
 
     def _dechunk(self) -> None:
-        raw, pos = self.raw, 0
-        while True:
-            if self.chunk_left:
-                take = min(self.chunk_left, len(raw) - pos)
-                self.body += raw[pos:pos + take]
-                pos += take
-                self.chunk_left -= take
-                if self.chunk_left:
-                    break
-                self.need_crlf = True
-            if self.need_crlf:
-                if len(raw) - pos < 2:
-                    break
-                if raw[pos:pos + 2] != b"\r\n":
-                    self.bad.append(b"chunk without CRLF: " + bytes(raw[pos:pos + 40]))
-                    self.ended = True
-                    break
-                pos += 2
-                self.need_crlf = False
-            if self.ended:
-                break
-            end = raw.find(b"\r\n", pos)
-            if end < 0:
-                break
-            size = int(bytes(raw[pos:end]).split(b";")[0], 16)
-            pos = end + 2
-            if size == 0:
-                self.ended = True
-            else:
-                self.chunk_left = size
-        del raw[:pos]
+        try:
+            self.decoder.feed(self.raw, self.body)
+        except ValueError as exc:
+            self.bad.append(str(exc).encode())
+            self.decoder.ended = True
 
     def _frames(self) -> None:
         body, start = self.body, 0

@@ -42,6 +42,51 @@ def parse_frame(raw: bytes) -> dict:
     return frame
 
 
+class ChunkDecoder:
+    """An HTTP/1.1 chunked body decoded as it arrives: `feed` moves every complete piece of
+    `raw` (consumed) into `body` and keeps its place between calls."""
+
+    def __init__(self) -> None:
+        self.chunk_left = 0
+        self.need_crlf = False
+        self.ended = False
+
+    def feed(self, raw: bytearray, body: bytearray) -> None:
+        """Raises ValueError on a chunk not followed by CRLF."""
+        pos = 0
+        try:
+            while True:
+                if self.chunk_left:
+                    take = min(self.chunk_left, len(raw) - pos)
+                    body += raw[pos:pos + take]
+                    pos += take
+                    self.chunk_left -= take
+                    if self.chunk_left:
+                        break
+                    self.need_crlf = True
+                if self.need_crlf:
+                    if len(raw) - pos < 2:
+                        break
+                    if raw[pos:pos + 2] != b"\r\n":
+                        raise ValueError(f"chunk not followed by CRLF: {bytes(raw[pos:pos + 20])!r}")
+                    pos += 2
+                    self.need_crlf = False
+                if self.ended:
+                    break
+                end = raw.find(b"\r\n", pos)
+                if end < 0:
+                    break
+                size = int(bytes(raw[pos:end]).split(b";")[0], 16)
+                pos = end + 2
+                if size == 0:
+                    self.ended = True
+                    self.need_crlf = True
+                else:
+                    self.chunk_left = size
+        finally:
+            del raw[:pos]
+
+
 class SSEClient:
     """One `/events` connection. `key=None` sends no X-API-Key; `last_event_id` adds that
     header (an empty string sends it empty); `rcvbuf` sets SO_RCVBUF before connecting; `tls`
@@ -72,9 +117,7 @@ class SSEClient:
         self.headers: http.client.HTTPMessage | None = None
         self.head_raw = b""
         self.chunked = False
-        self.chunk_left = 0
-        self.need_crlf = False
-        self.ended = False
+        self.decoder = ChunkDecoder()
         self.eof = False
         self.received = 0
         self.initial: list[dict] = []
@@ -123,37 +166,15 @@ class SSEClient:
             self.body += self.raw
             self.raw.clear()
             return
-        raw = self.raw
-        pos = 0
-        while True:
-            if self.chunk_left:
-                take = min(self.chunk_left, len(raw) - pos)
-                self.body += raw[pos:pos + take]
-                pos += take
-                self.chunk_left -= take
-                if self.chunk_left:
-                    break
-                self.need_crlf = True
-            if self.need_crlf:
-                if len(raw) - pos < 2:
-                    break
-                if raw[pos:pos + 2] != b"\r\n":
-                    raise AssertionError(f"chunk not followed by CRLF: {bytes(raw[pos:pos + 20])!r}")
-                pos += 2
-                self.need_crlf = False
-            if self.ended:
-                break
-            end = raw.find(b"\r\n", pos)
-            if end < 0:
-                break
-            size = int(bytes(raw[pos:end]).split(b";")[0], 16)
-            pos = end + 2
-            if size == 0:
-                self.ended = True
-                self.need_crlf = True
-            else:
-                self.chunk_left = size
-        del raw[:pos]
+        try:
+            self.decoder.feed(self.raw, self.body)
+        except ValueError as exc:
+            raise AssertionError(str(exc)) from None
+
+    @property
+    def ended(self) -> bool:
+        """The final (zero-length) chunk arrived."""
+        return self.decoder.ended
 
     # ----- frames ------------------------------------------------------------------------------
     def _take_frame(self) -> dict | None:
