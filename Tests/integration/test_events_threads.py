@@ -7,9 +7,12 @@ own value on its master.
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
-from events_helpers import ev, kit  # noqa: F401  (fixtures)
+import pytest
+
+from events_helpers import KEY_ID, ev, kit  # noqa: F401  (fixtures)
 from sse import kind
 
 SEND_THREAD = "openctrl-send"
@@ -67,3 +70,34 @@ def test_automatic_mode_keeps_few_watchers_on_the_loop(ev):
     m = ev.start()
     deliver_one_update(ev, 5)
     assert SEND_THREAD not in thread_names(m.pid)
+
+
+@pytest.mark.parametrize("end", ["rotation", "sigterm"])
+def test_shared_flushes_then_rotation_or_shutdown_end_every_stream(ev, end):
+    """Past the automatic threshold (256 direct-write watchers) the flush is shared; the
+    stream endings that follow (key rotation, SIGTERM with the final `stopped` update) still
+    reach every watcher in order, and every connection closes."""
+    ev.m.env["OPENCTRL_TEST_FANOUT_HELPERS"] = ""
+    m = ev.start()
+    iid, _ = ev.child()
+    clients = [ev.watch_ready() for _ in range(300)]
+    ev.patch_alias(iid, "shared")
+    for c in clients:
+        c.read_until(lambda f: kind(f) == "update" and f["data"]["instance"]["alias"] == "shared")
+    assert SEND_THREAD in thread_names(m.pid), "300 watchers did not share the flush"
+    if end == "rotation":
+        status, _, _ = m.json("PATCH", f"/instances/{KEY_ID}", {"action": "restart"})
+        assert status == 200
+    else:
+        m.send_signal(signal.SIGTERM)
+    for i, c in enumerate(clients):
+        frames = c.drain(timeout=10)
+        kinds = [kind(f) for f in frames]
+        assert kinds and kinds[-1] == "shutdown", (i, kinds)
+        if end == "sigterm":
+            stopped = [f for f in frames if kind(f) == "update" and f["data"]["instance"]["status"] == "stopped"]
+            assert [f["data"]["instance"]["id"] for f in stopped] == [iid], (i, kinds)
+        assert c.closed_by_peer(5), f"watcher {i}: the stream ended but its connection stayed open"
+        c.close()
+    if end == "sigterm":
+        assert m.wait_exit() == 0
