@@ -16,7 +16,8 @@ final class SerialWorker: @unchecked Sendable {
         pthread_cond_init(wake, nil)
     }
 
-    /// Runs only when the thread was never started (a started one holds the worker for good).
+    /// Runs only when the thread was never started: a started one holds the worker for good, so
+    /// the lock and condition are never freed under a waiting thread.
     deinit {
         pthread_cond_destroy(wake)
         pthread_mutex_destroy(lock)
@@ -24,8 +25,7 @@ final class SerialWorker: @unchecked Sendable {
         lock.deallocate()
     }
 
-    /// Lives as long as the process (owned by the state store), so the memory is never freed
-    /// under a waiting thread.
+    /// Queues `job` for the thread, starting it with the first job.
     func submit(_ job: @escaping @Sendable () -> Void) {
         pthread_mutex_lock(lock)
         jobs.append(job)

@@ -27,7 +27,8 @@ final class SendPool: @unchecked Sendable {
         pthread_cond_init(done, nil)
     }
 
-    /// Runs only when no helper was ever started (each started one holds the pool for good).
+    /// Runs only when no helper was ever started: each started one holds the pool for good, so
+    /// the lock and conditions are never freed under a sleeping helper.
     deinit {
         pthread_cond_destroy(done)
         pthread_cond_destroy(wake)
@@ -38,8 +39,6 @@ final class SendPool: @unchecked Sendable {
     }
 
     /// Runs `job` on the calling (loop) thread and the helpers; returns when every send ended.
-    /// The pool lives as long as the process (owned by the event hub), so its memory is never
-    /// freed under a sleeping helper.
     func send(_ job: SendJob) {
         if !started {
             started = true
