@@ -29,7 +29,9 @@ def test_checkpoints_set_metrics_and_counters(kit):
     assert counters(snap) == (300, 600, 900, 1200), snap
     assert (snap["mode"], snap["ping"], snap["pool"], snap["tcps"], snap["udps"]) == (1, 7, 2, 3, 4)
     assert snap["status"] == "running"
-    # Valid checkpoints are neither mirrored nor treated as log lines.
+    # Valid checkpoints are neither mirrored nor treated as log lines. The harness reads the
+    # master's stdout on its own thread, so the mirrored line may reach it after the REST answer.
+    kit.m.wait_for_log("^" + re.escape(f"line 1 [{iid}]") + "$", stream="stdout")
     assert mirrored(kit, iid) == ["line 1"]
     assert not any("CHECK_POINT" in line for line in kit.m.stdout_lines())
 
