@@ -12,15 +12,13 @@ import multiprocessing as mp
 import os
 import re
 import resource
-import select
 import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 
-from benchlib import Client, cpu_seconds
+from benchlib import Client, cpu_seconds, start_master
 
 parser = argparse.ArgumentParser()
 parser.add_argument("binary")
@@ -42,25 +40,8 @@ def raise_nofile():
 def start(bin_path, env=None):
     # Each phase starts from an empty state directory (the master keeps it beside its binary).
     subprocess.run(["rm", "-rf", os.path.join(os.path.dirname(args.binary), "gob")], check=True)
-    proc = subprocess.Popen([args.binary, f"master://127.0.0.1:0?bin={bin_path}"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=dict(os.environ, **(env or {})), preexec_fn=raise_nofile)
-    port = key = None
     log = []
-    while key is None:
-        line = proc.stderr.readline()
-        log.append(line)
-        m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
-        if m:
-            port = int(m.group(1))
-        m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
-        if m:
-            key = m.group(1)
-
-    def drain():
-        for line in proc.stderr:
-            log.append(line)
-    threading.Thread(target=drain, daemon=True).start()
+    proc, port, key = start_master(args.binary, f"?bin={bin_path}", env=env, preexec_fn=raise_nofile, log=log)
     return proc, port, key, log
 
 

@@ -11,11 +11,14 @@ import threading
 import time
 
 
-def start_master(binary, url_suffix="", deadline_s=10):
-    """Runs `binary master://127.0.0.1:0<url_suffix>` (stdout discarded) and returns
-    (process, port, key) once the key is logged; stderr keeps being drained."""
+def start_master(binary, url_suffix="", deadline_s=10, env=None, preexec_fn=None, log=None):
+    """Runs `binary master://127.0.0.1:0<url_suffix>` (stdout discarded, `env` added to this
+    environment) and returns (process, port, key) once the key is logged; stderr keeps being
+    drained, into `log` when a list is given."""
     proc = subprocess.Popen([binary, f"master://127.0.0.1:0{url_suffix}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, **(env or {})),
+                            preexec_fn=preexec_fn)
+    lines = log if log is not None else []
     port = key = None
     deadline = time.monotonic() + deadline_s
     while key is None:
@@ -23,13 +26,19 @@ def start_master(binary, url_suffix="", deadline_s=10):
             proc.kill()
             sys.exit("the master did not start")
         line = proc.stderr.readline()
+        lines.append(line)
         m = re.search(r"started: http://127\.0\.0\.1:(\d+)", line)
         if m:
             port = int(m.group(1))
         m = re.search(r"API key (?:created|loaded): ([0-9a-f]{32})", line)
         if m:
             key = m.group(1)
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
+
+    def drain():
+        for line in proc.stderr:
+            if log is not None:
+                log.append(line)
+    threading.Thread(target=drain, daemon=True).start()
     return proc, port, key
 
 
